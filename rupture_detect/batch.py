@@ -1,0 +1,120 @@
+"""Batches: expand inputs, read and score file by file, in parallel across files.
+
+Light spaCy pipelines get slower with ``nlp.pipe(n_process>1)``; what pays on
+a multi-core machine is one worker process per core, each scoring whole
+files. Results come back in input order (``imap``), so outputs stay in input
+order, and each file's failure is caught and reported without stopping the
+rest.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import multiprocessing as mp
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .formats import _EXTENSIONS, read_file
+from .transcript import SpeakerRoles, TranscriptError
+
+ROSTER_NAME = "speakers.csv"
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    fmt: str | None = None
+    columns: dict = field(default_factory=dict)
+    speakers: dict = field(default_factory=dict)      # name -> role, from flags and --speakers
+    therapists: tuple = ()                           # names; other unknown names become clients
+
+
+@dataclass
+class FileResult:
+    path: str
+    rows: list = field(default_factory=list)
+    sessions: list = field(default_factory=list)
+    error: str | None = None
+
+
+def read_roster(path: str | Path) -> dict[str, str]:
+    """A ``name,role`` CSV mapping speaker names to roles."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or {"name", "role"} - {f.strip().lower() for f in reader.fieldnames}:
+                raise TranscriptError(path, 1, "a speakers file needs the columns name,role")
+            return {r["name"].strip(): r["role"].strip() for r in reader if r.get("name", "").strip()}
+    except OSError as err:
+        raise TranscriptError(path, None, f"cannot read speakers file: {err.strerror}") from None
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, dict]], list[FileResult]]:
+    """Files to score (each with the roster of its folder, if any) and inputs that matched nothing."""
+    files: list[tuple[Path, dict]] = []
+    missing: list[FileResult] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            roster_file = p / ROSTER_NAME
+            roster = read_roster(roster_file) if roster_file.exists() else {}
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _EXTENSIONS
+                           and f.name != ROSTER_NAME and not any(part.startswith(".") for part in f.relative_to(p).parts))
+            files.extend((f, roster) for f in found)
+            if not found:
+                missing.append(FileResult(str(p), error=f"{p}: no transcript files in this folder"))
+        elif p.is_file():
+            files.append((p, {}))
+        elif any(ch in str(item) for ch in "*?["):
+            matched = sorted(Path(m) for m in glob.glob(str(item), recursive=True) if Path(m).is_file())
+            files.extend((m, {}) for m in matched if m.name != ROSTER_NAME)
+            if not matched:
+                missing.append(FileResult(str(item), error=f"{item}: no files match this pattern"))
+        else:
+            missing.append(FileResult(str(item), error=f"{item}: no such file or folder"))
+    return files, missing
+
+
+def roles_for(options: ReadOptions, roster: dict) -> SpeakerRoles:
+    mapping = {**roster, **options.speakers, **{n: "therapist" for n in options.therapists}}
+    return SpeakerRoles(mapping, default_role="client" if options.therapists else None)
+
+
+# ---------------------------------------------------------------- workers
+
+_WORKER: dict = {}
+
+
+def _init_worker(model_spec, threshold) -> None:
+    from .api import make_scorer
+    _WORKER["scorer"] = make_scorer(model_spec, threshold=threshold)
+
+
+def score_file(job: tuple[Path, dict, ReadOptions], scorer=None) -> FileResult:
+    path, roster, options = job
+    scorer = scorer or _WORKER["scorer"]
+    result = FileResult(str(path))
+    try:
+        for transcript in read_file(path, roles_for(options, roster), options.fmt, options.columns or None):
+            rows, session = scorer.score(transcript)
+            result.rows.extend(rows)
+            result.sessions.append(session)
+    except (TranscriptError, ValueError) as err:
+        result.rows, result.sessions, result.error = [], [], str(err)
+    return result
+
+
+def iter_results(files: list[tuple[Path, dict]], options: ReadOptions, model_spec=None,
+                 threshold: float | None = None, jobs: int = 1) -> Iterator[FileResult]:
+    jobs_list = [(path, roster, options) for path, roster in files]
+    if jobs <= 1 or len(jobs_list) < 2:
+        from .api import make_scorer
+        scorer = make_scorer(model_spec, threshold=threshold)
+        for job in jobs_list:
+            yield score_file(job, scorer)
+        return
+    ctx = mp.get_context("fork")
+    with ctx.Pool(min(jobs, len(jobs_list)), initializer=_init_worker, initargs=(model_spec, threshold)) as pool:
+        yield from pool.imap(score_file, jobs_list, chunksize=1)

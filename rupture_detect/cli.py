@@ -1,0 +1,131 @@
+"""``rupture-detect``: a thin click layer over the library.
+
+Exit codes: 0 all inputs scored; 1 some inputs failed (the rest were scored
+and written); 2 usage error; 3 nothing could be scored.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+EXIT_PARTIAL, EXIT_NOTHING = 1, 3
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise click.BadParameter(f"{v!r}: expected {what}")
+        k, _, val = v.partition("=")
+        out[k.strip()] = val.strip()
+    return out
+
+
+def _bundled_samples() -> Path:
+    return Path(__file__).resolve().parent.parent / "sample_transcripts"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rupture-detect")
+def main() -> None:
+    """Find alliance-rupture markers in anonymised psychotherapy transcripts.
+
+    Flags are prompts for human reflection (research, supervision, training),
+    not clinical verdicts.
+    """
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=str)
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("rupture_results"), show_default=True, help="Folder for the output tables.")
+@click.option("--format", "out_format", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv",
+              show_default=True, help="Format of the output tables.")
+@click.option("--input-format", type=click.Choice(["text", "csv", "tsv", "jsonl", "vtt", "srt"]),
+              help="Read every input as this format (default: from extension and content).")
+@click.option("--therapist", multiple=True, metavar="NAME",
+              help="A speaker name that is the therapist; other names become clients. Repeatable.")
+@click.option("--speaker", "speaker_map", multiple=True, metavar="LABEL=ROLE",
+              help="Map a speaker label or table value to therapist, client or other. Repeatable.")
+@click.option("--speakers", "speakers_file", type=click.Path(exists=True, dir_okay=False),
+              help="CSV with columns name,role (a speakers.csv inside an input folder is read automatically).")
+@click.option("--column", "column_map", multiple=True, metavar="FIELD=COLUMN",
+              help="For tables: which column holds session_id, turn, speaker, text, start or end. Repeatable.")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False),
+              help="A trained model folder (default: the shipped model).")
+@click.option("--rules-only", is_flag=True, help="Decide with the rules alone, no trained model.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes, each scoring whole files.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+def score(inputs, outdir, out_format, input_format, therapist, speaker_map, speakers_file, column_map,
+          model_dir, rules_only, jobs, quiet):
+    """Score transcripts: INPUTS are files, folders or globs (default: the bundled samples).
+
+    Writes OUTDIR/utterances.csv (one row per input utterance, in input order)
+    and OUTDIR/sessions.csv (one row per session), atomically.
+    """
+    from tqdm import tqdm
+
+    from .batch import ReadOptions, expand_inputs, iter_results, read_roster
+    from .output import TableWriter
+    from .scoring import SESSION_COLUMNS, UTTERANCE_COLUMNS
+
+    if not inputs:
+        samples = _bundled_samples()
+        if not samples.is_dir():
+            raise click.UsageError("no INPUTS given and no bundled sample_transcripts/ found")
+        inputs = (str(samples),)
+    speakers = read_roster(speakers_file) if speakers_file else {}
+    speakers.update(_pairs(speaker_map, "LABEL=ROLE"))
+    options = ReadOptions(fmt=input_format, columns=_pairs(column_map, "FIELD=COLUMN"),
+                          speakers=speakers, therapists=tuple(therapist))
+    files, failures = expand_inputs(inputs)
+    model = None if rules_only else (model_dir or "default")
+    ext = "csv" if out_format == "csv" else out_format
+    failed = [f.error for f in failures]
+    n_sessions = 0
+    sessions_all = []
+    show = not quiet and sys.stderr.isatty()
+    with TableWriter(outdir / f"utterances.{ext}", UTTERANCE_COLUMNS, out_format) as utt_out, \
+            TableWriter(outdir / f"sessions.{ext}", SESSION_COLUMNS, out_format) as ses_out:
+        bar = tqdm(total=len(files), unit="file", disable=not show, desc="scoring")
+        for result in iter_results(files, options, model, None, jobs):
+            bar.update(1)
+            if result.error:
+                failed.append(result.error)
+                bar.write(f"error: {result.error}", file=sys.stderr)
+                continue
+            utt_out.write(result.rows)
+            ses_out.write(result.sessions)
+            n_sessions += len(result.sessions)
+            sessions_all.extend(result.sessions)
+        bar.close()
+    for err in failures:
+        click.echo(f"error: {err.error}", err=True)
+    if not quiet:
+        _summary(sessions_all, outdir, ext)
+    if failed:
+        click.echo(f"{len(failed)} input(s) failed; {n_sessions} session(s) scored.", err=True)
+        sys.exit(EXIT_PARTIAL if n_sessions else EXIT_NOTHING)
+
+
+def _summary(sessions: list[dict], outdir: Path, ext: str) -> None:
+    if not sessions:
+        return
+    import pandas as pd
+    df = pd.DataFrame(sessions)
+    cols = ["session_id", "utterances", "client_turns", "withdrawal", "confrontation",
+            "strain_bond", "strain_task", "strain_goal"]
+    click.echo(df[cols].to_string(index=False))
+    click.echo(f"\n{len(df)} session(s), {int(df['utterances'].sum())} utterances, "
+               f"{int(df['withdrawal'].sum())} withdrawal and {int(df['confrontation'].sum())} confrontation "
+               f"markers -> {outdir}/utterances.{ext}, {outdir}/sessions.{ext}")
+
+
+if __name__ == "__main__":
+    main()

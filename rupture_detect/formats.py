@@ -1,0 +1,306 @@
+"""Readers for the transcript formats researchers have, with located errors.
+
+Plain text (``SPEAKER: text`` lines), utterance tables (CSV, TSV, JSON Lines),
+and caption files (WebVTT, SRT). Every reader returns a list of
+:class:`~rupture_detect.transcript.Transcript`; every problem raises a
+:class:`~rupture_detect.transcript.TranscriptError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+from .transcript import (SpeakerRoles, Transcript, TranscriptError, Utterance, decode,
+                         make_utterance, parse_time)
+
+FORMATS = ("text", "csv", "tsv", "jsonl", "vtt", "srt")
+_EXTENSIONS = {".txt": "text", ".text": "text", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
+               ".jsonl": "jsonl", ".ndjson": "jsonl", ".vtt": "vtt", ".srt": "srt"}
+
+# canonical column -> names accepted without an explicit mapping
+COLUMN_ALIASES = {
+    "session_id": ("session_id", "session", "sessionid", "conversation_id", "dialog_id", "transcript_id"),
+    "turn": ("turn", "turn_id", "utterance_id", "utt_id", "index"),
+    "speaker": ("speaker", "role", "speaker_role", "interlocutor"),
+    "text": ("text", "utterance", "content", "transcript"),
+    "start": ("start", "start_time", "begin", "timestamp"),
+    "end": ("end", "end_time", "stop"),
+}
+
+
+def detect_format(path: Path, text: str) -> str:
+    """From the extension where it is known, else from the first lines of content."""
+    fmt = _EXTENSIONS.get(path.suffix.lower())
+    if fmt:
+        return fmt
+    head = text.lstrip("\ufeff \n")[:2000]
+    first = head.split("\n", 1)[0].strip()
+    if first.startswith("WEBVTT"):
+        return "vtt"
+    if re.match(r"^\d+\n[\d:,]+ --> ", head):
+        return "srt"
+    if first.startswith("{"):
+        return "jsonl"
+    if "\t" in first and "text" in first.lower():
+        return "tsv"
+    if "," in first and "text" in first.lower() and ":" not in first:
+        return "csv"
+    return "text"
+
+
+def read_file(path: str | Path, roles: SpeakerRoles | None = None, fmt: str | None = None,
+              columns: dict[str, str] | None = None) -> list[Transcript]:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TranscriptError(path, None, f"cannot read file: {err.strerror}") from None
+    text = decode(data, path)
+    if not text.strip():
+        raise TranscriptError(path, None, "empty file")
+    fmt = fmt or detect_format(path, text)
+    roles = roles or SpeakerRoles()
+    if fmt == "text":
+        return [read_text(text, path, roles)]
+    if fmt in ("vtt", "srt"):
+        return [read_captions(text, path, roles)]
+    if fmt in ("csv", "tsv"):
+        return read_delimited(text, path, roles, delimiter="," if fmt == "csv" else "\t", columns=columns)
+    if fmt == "jsonl":
+        return read_jsonl(text, path, roles, columns=columns)
+    raise TranscriptError(path, None, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+# ---------------------------------------------------------------- plain text
+
+_TS = r"\[?(\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)\]?"
+_SPEAKER_LINE = re.compile(rf"^(?:{_TS}\s*[-–]?\s*)?([^:\[\]]{{1,40}}?)\s*:\s?(.*)$")
+_LEADING_TS = re.compile(rf"^{_TS}\s*")
+
+
+def read_text(text: str, path: Path, roles: SpeakerRoles) -> Transcript:
+    session_id = path.stem
+    utts: list[Utterance] = []
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = _SPEAKER_LINE.match(line)
+        role = None
+        if m:
+            stamp, label, rest = m.groups()
+            role = roles.resolve(label)
+            if role is None and not (utts and _looks_like_prose(label)):
+                roles.role_or_error(label, path, lineno)    # raises: unknown speaker
+        if role is None:
+            if not utts:
+                raise TranscriptError(path, lineno, "expected a 'SPEAKER: text' line before any continuation line")
+            u = utts[-1]
+            u.text = f"{u.text} {line}"
+            continue
+        ts_after = _LEADING_TS.match(rest)
+        if ts_after and not stamp:
+            stamp, rest = ts_after.group(1), rest[ts_after.end():]
+        utts.append(make_utterance(session_id, len(utts) + 1, role, rest.strip(), label=label.strip(),
+                                   start=parse_time(stamp), line=lineno))
+    if not utts:
+        raise TranscriptError(path, None, "no utterances found (expected 'SPEAKER: text' lines)")
+    _refresh_words(utts)
+    return Transcript(session_id, str(path), utts)
+
+
+def _looks_like_prose(label: str) -> bool:
+    """'so what I mean is: ...' is a continuation, not a speaker called 'so what I mean is'."""
+    words = label.split()
+    return len(words) > 3 or (bool(words) and words[0][:1].islower())
+
+
+def _refresh_words(utts: list[Utterance]) -> None:
+    from .transcript import split_notes
+    for u in utts:
+        u.words, u.cues = split_notes(u.text)
+
+
+# ---------------------------------------------------------------- captions
+
+_TIMING = re.compile(r"^\s*([\d:.,]+)\s*-->\s*([\d:.,]+)")
+_VOICE = re.compile(r"^<v(?:\.[^ >]*)?\s+([^>]+)>(.*?)(?:</v>)?$")
+_CAPTION_SPEAKER = re.compile(r"^([^:]{1,40}?):\s+(.*)$")
+_TAG = re.compile(r"</?[^>]+>")
+
+
+def read_captions(text: str, path: Path, roles: SpeakerRoles) -> Transcript:
+    """WebVTT and SRT: consecutive cues of one speaker merge into one utterance."""
+    session_id = path.stem
+    utts: list[Utterance] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        m = _TIMING.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        lineno = i + 1
+        try:
+            start, end = parse_time(m.group(1)), parse_time(m.group(2))
+        except ValueError as err:
+            raise TranscriptError(path, lineno, str(err)) from None
+        i += 1
+        body = []
+        while i < len(lines) and lines[i].strip():
+            body.append(lines[i].strip())
+            i += 1
+        if not body:
+            continue
+        label, said = _caption_speaker(" ".join(body))
+        if label is None:
+            if not utts:
+                raise TranscriptError(path, lineno + 1, "first cue has no 'Name: text' speaker")
+            label, role = utts[-1].label, utts[-1].speaker
+        else:
+            role = roles.role_or_error(label, path, lineno + 1)
+        if utts and utts[-1].label == label:
+            utts[-1].text = f"{utts[-1].text} {said}"
+            utts[-1].end = end
+        else:
+            utts.append(Utterance(session_id, len(utts) + 1, role, said, start=start, end=end,
+                                  label=label, line=lineno + 1))
+    if not utts:
+        raise TranscriptError(path, None, "no caption cues found (expected '00:00:01.000 --> 00:00:02.000' timings)")
+    _refresh_words(utts)
+    return Transcript(session_id, str(path), utts)
+
+
+def _caption_speaker(body: str) -> tuple[str | None, str]:
+    m = _VOICE.match(body)
+    if m:
+        return m.group(1).strip(), _TAG.sub("", m.group(2)).strip()
+    body = _TAG.sub("", body)
+    m = _CAPTION_SPEAKER.match(body)
+    if m and not _looks_like_prose(m.group(1)):
+        return m.group(1).strip(), m.group(2).strip()
+    return None, body
+
+
+# ---------------------------------------------------------------- tables
+
+def _resolve_columns(header: list[str], columns: dict[str, str] | None, path: Path) -> dict[str, str]:
+    """canonical name -> the input's column name."""
+    lower = {h.strip().lower(): h for h in header}
+    found: dict[str, str] = {}
+    for canon, aliases in COLUMN_ALIASES.items():
+        if columns and canon in columns:
+            if columns[canon] not in header:
+                raise TranscriptError(path, 1, f"column {columns[canon]!r} (given for {canon}) is not in the "
+                                               f"header; columns are {header}")
+            found[canon] = columns[canon]
+            continue
+        for alias in aliases:
+            if alias in lower:
+                found[canon] = lower[alias]
+                break
+    missing = [c for c in ("speaker", "text") if c not in found]
+    if missing:
+        raise TranscriptError(path, 1, f"missing column(s) {missing}; columns are {header} "
+                                       f"(map others with --column {missing[0]}=NAME)")
+    return found
+
+
+def _table_rows_to_transcripts(rows, path: Path, roles: SpeakerRoles, cols: dict[str, str]) -> list[Transcript]:
+    by_session: dict[str, list[Utterance]] = {}
+    used = set(cols.values())
+    for lineno, row in rows:
+        sid = str(row.get(cols.get("session_id", ""), "") or path.stem) if "session_id" in cols else path.stem
+        label = str(row.get(cols["speaker"], "") or "").strip()
+        text = row.get(cols["text"])
+        if not label:
+            raise TranscriptError(path, lineno, "empty speaker")
+        if text is None:
+            raise TranscriptError(path, lineno, "missing text")
+        role = roles.role_or_error(label, path, lineno)
+        utts = by_session.setdefault(sid, [])
+        turn = row.get(cols["turn"]) if "turn" in cols else None
+        if turn in (None, ""):
+            turn = len(utts) + 1
+        else:
+            try:
+                turn = int(turn)
+            except (TypeError, ValueError):
+                pass
+        try:
+            start = parse_time(row.get(cols["start"])) if "start" in cols else None
+            end = parse_time(row.get(cols["end"])) if "end" in cols else None
+        except ValueError as err:
+            raise TranscriptError(path, lineno, str(err)) from None
+        extra = {k: v for k, v in row.items() if k not in used}
+        utts.append(make_utterance(sid, turn, role, str(text), start=start, end=end, label=label,
+                                   line=lineno, extra=extra))
+    if not by_session:
+        raise TranscriptError(path, None, "no rows")
+    return [Transcript(sid, str(path), utts) for sid, utts in by_session.items()]
+
+
+def read_delimited(text: str, path: Path, roles: SpeakerRoles, delimiter: str,
+                   columns: dict[str, str] | None = None) -> list[Transcript]:
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as err:
+        raise TranscriptError(path, 1, f"cannot read the header row: {err}") from None
+    header = [h.strip() for h in header]
+    cols = _resolve_columns(header, columns, path)
+
+    def rows():
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                raise TranscriptError(path, reader.line_num, f"malformed row: {err}") from None
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise TranscriptError(path, reader.line_num,
+                                      f"malformed row: expected {len(header)} fields, found {len(row)}")
+            yield reader.line_num, dict(zip(header, row))
+
+    return _table_rows_to_transcripts(rows(), path, roles, cols)
+
+
+def read_jsonl(text: str, path: Path, roles: SpeakerRoles,
+               columns: dict[str, str] | None = None) -> list[Transcript]:
+    parsed = []
+    header: list[str] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise TranscriptError(path, lineno, f"malformed JSON: {err.msg}") from None
+        if not isinstance(obj, dict):
+            raise TranscriptError(path, lineno, "each line must be a JSON object")
+        for k in obj:
+            if k not in header:
+                header.append(k)
+        parsed.append((lineno, obj))
+    if not parsed:
+        raise TranscriptError(path, None, "no rows")
+    cols = _resolve_columns(header, columns, path)
+    return _table_rows_to_transcripts(parsed, path, roles, cols)
+
+
+def transcripts_from_frame(df, roles: SpeakerRoles | None = None, columns: dict[str, str] | None = None,
+                           name: str = "<dataframe>") -> list[Transcript]:
+    """The same contract for a pandas DataFrame already in memory (row numbers count from 1)."""
+    path = Path(name)
+    header = [str(c) for c in df.columns]
+    cols = _resolve_columns(header, columns, path)
+    records = df.astype(object).where(df.notna(), None).to_dict("records")
+    rows = ((i + 1, {str(k): v for k, v in r.items()}) for i, r in enumerate(records))
+    return _table_rows_to_transcripts(rows, path, roles or SpeakerRoles(), cols)

@@ -1,0 +1,110 @@
+"""Atomic, streaming table writers (CSV, JSON Lines, Parquet).
+
+Rows are appended to a temporary file beside the target; only ``close()``
+renames it into place, so a crash or an interrupted run never leaves a
+half-written table under the real name.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+FORMATS = ("csv", "jsonl", "parquet")
+
+
+def _clean(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+class TableWriter:
+    def __init__(self, path: str | Path, columns: list[str], fmt: str = "csv"):
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}")
+        self.path = Path(path)
+        self.columns = list(columns)
+        self.fmt = fmt
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self.tmp = Path(tmp)
+        self._parquet = None
+        if fmt == "parquet":
+            os.close(fd)
+            self._fh = None
+        else:
+            self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+            if fmt == "csv":
+                self._csv = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
+                self._csv.writeheader()
+        self.rows_written = 0
+
+    def write(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        if self.fmt == "csv":
+            self._csv.writerows(rows)
+        elif self.fmt == "jsonl":
+            for r in rows:
+                self._fh.write(json.dumps({c: _clean(r.get(c)) for c in self.columns}, ensure_ascii=False) + "\n")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+            table = pa.Table.from_pylist([{c: _stringify_mixed(c, r.get(c)) for c in self.columns} for r in rows])
+            if self._parquet is None:
+                self._schema = table.schema
+                self._parquet = pq.ParquetWriter(self.tmp, self._schema)
+            self._parquet.write_table(table.cast(self._schema))
+        self.rows_written += len(rows)
+
+    def close(self) -> Path:
+        if self._fh is not None:
+            self._fh.close()
+        if self.fmt == "parquet":
+            if self._parquet is None:      # no rows: still write a valid empty table
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+                pq.write_table(pa.table({c: pa.array([], pa.string()) for c in self.columns}), self.tmp)
+            else:
+                self._parquet.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o666 & ~umask)      # mkstemp creates 0600; give the file normal permissions
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            if self._fh is not None:
+                self._fh.close()
+            if self._parquet is not None:
+                self._parquet.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _stringify_mixed(column: str, value):
+    """Parquet needs one type per column: turn ids may be numbers in one file and text in another."""
+    if column == "turn" and value is not None:
+        return str(value)
+    return value
+
+
+def write_table(path: str | Path, rows: list[dict], columns: list[str], fmt: str = "csv") -> Path:
+    with TableWriter(path, columns, fmt) as w:
+        w.write(rows)
+    return w.path

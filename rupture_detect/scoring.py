@@ -1,0 +1,124 @@
+"""Score transcripts: utterances through the pipeline, decisions into rows.
+
+The unit of work is one :class:`~rupture_detect.transcript.Transcript`. Its
+utterances go through ``nlp.pipe`` in order as ``Doc`` objects whose
+``doc._.prev_turn`` points at the last therapist turn, so the rupture rules see
+what the client is answering. Rows come out per transcript, so a batch streams:
+memory holds one transcript at a time, never the corpus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .strain import SessionStrain, suggest
+from .taxonomy import load_taxonomy
+from .transcript import Transcript
+
+UTTERANCE_COLUMNS = ["session_id", "turn", "speaker", "text", "marker", "subtype", "dimension",
+                     "confidence", "evidence", "suggested_strategies", "start", "end"]
+
+@dataclass(frozen=True)
+class Decision:
+    family: str                 # none | withdrawal | confrontation
+    subtype: str = ""
+    dimension: str = ""
+    confidence: float = 0.0
+    evidence: str = ""
+
+
+EVIDENCE_CHARS = 60
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= EVIDENCE_CHARS else text[:EVIDENCE_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def format_evidence(evidence) -> str:
+    """``RULE "matched text"`` pairs; whole-turn checks are clipped to their opening words."""
+    return "; ".join(f'{rule} "{_clip(text)}"' for rule, text in evidence)
+
+
+def rules_decision(doc: Doc) -> Decision:
+    r = doc._.rupture
+    if r is None:
+        top = max(doc._.marker_scores.values(), default=0.0) if doc._.marker_scores else 0.0
+        return Decision("none", confidence=round(1.0 - top, 4))
+    return Decision(r.family, r.subtype, r.dimension, r.confidence, format_evidence(r.evidence))
+
+
+class Scorer:
+    """Holds the pipeline (and, when given, a trained model) and scores transcripts.
+
+    ``model`` is anything with ``decide(docs) -> list[Decision]`` for a list of
+    client-turn docs (see :mod:`rupture_detect.classifier`); without one the
+    rules decide alone.
+    """
+
+    def __init__(self, nlp: Language, model=None, batch_size: int = 256):
+        self.nlp = nlp
+        self.model = model
+        self.batch_size = batch_size
+        self.marker_ids = load_taxonomy().marker_ids
+
+    def docs(self, transcript: Transcript) -> list[Doc]:
+        def stream():
+            prev = None
+            for u in transcript.utterances:
+                doc = self.nlp.make_doc(u.words)
+                doc._.cues = u.cues
+                doc._.role = u.speaker
+                if u.speaker == "client":
+                    doc._.prev_turn = prev
+                elif u.speaker == "therapist":
+                    prev = doc
+                yield doc
+        return list(self.nlp.pipe(stream(), batch_size=self.batch_size))
+
+    def decisions(self, docs: list[Doc]) -> dict[int, Decision]:
+        client = [i for i, d in enumerate(docs) if d._.role == "client"]
+        if self.model is not None:
+            made = self.model.decide([docs[i] for i in client])
+        else:
+            made = [rules_decision(docs[i]) for i in client]
+        return dict(zip(client, made))
+
+    def score(self, transcript: Transcript) -> tuple[list[dict], dict]:
+        docs = self.docs(transcript)
+        decided = self.decisions(docs)
+        strain = SessionStrain()
+        counts = dict.fromkeys(self.marker_ids, 0)
+        family_counts = {"withdrawal": 0, "confrontation": 0}
+        rows = []
+        for i, u in enumerate(transcript.utterances):
+            row = {"session_id": u.session_id, "turn": u.turn, "speaker": u.speaker, "text": u.text,
+                   "marker": "", "subtype": "", "dimension": "", "confidence": None, "evidence": "",
+                   "suggested_strategies": "", "start": u.start, "end": u.end}
+            d = decided.get(i)
+            if d is not None:
+                flagged = d.family != "none"
+                recurring = strain.observe(d.subtype if flagged else None, d.dimension, d.confidence)
+                row.update(marker=d.family, confidence=d.confidence, evidence=d.evidence)
+                if flagged:
+                    counts[d.subtype] += 1
+                    family_counts[d.family] += 1
+                    row.update(subtype=d.subtype, dimension=d.dimension,
+                               suggested_strategies=";".join(suggest(d.subtype, d.dimension, recurring)))
+            rows.append(row)
+        session = {
+            "session_id": transcript.session_id, "source": transcript.source,
+            "utterances": len(rows), "client_turns": strain.client_turns,
+            "therapist_turns": sum(u.speaker == "therapist" for u in transcript.utterances),
+            "flagged": sum(family_counts.values()), **family_counts,
+            **{f"n_{m}": c for m, c in counts.items()}, **strain.scores(),
+        }
+        return rows, session
+
+
+SESSION_COLUMNS = (["session_id", "source", "utterances", "client_turns", "therapist_turns", "flagged",
+                    "withdrawal", "confrontation"]
+                   + [f"n_{m}" for m in load_taxonomy().marker_ids]
+                   + ["strain_bond", "strain_task", "strain_goal"])
