@@ -6,6 +6,7 @@ and written); 2 usage error; 3 nothing could be scored.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -59,8 +60,9 @@ def main() -> None:
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False),
               help="A trained model folder (default: the shipped model).")
 @click.option("--rules-only", is_flag=True, help="Decide with the rules alone, no trained model.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes, each scoring whole files.")
+@click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0,
+              help="Worker processes, each scoring whole files (default 0: one per core when there are "
+                   "at least 4 files, else 1).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def score(inputs, outdir, out_format, input_format, therapist, speaker_map, speakers_file, column_map,
           model_dir, rules_only, jobs, quiet):
@@ -85,6 +87,8 @@ def score(inputs, outdir, out_format, input_format, therapist, speaker_map, spea
     options = ReadOptions(fmt=input_format, columns=_pairs(column_map, "FIELD=COLUMN"),
                           speakers=speakers, therapists=tuple(therapist))
     files, failures = expand_inputs(inputs)
+    if jobs == 0:
+        jobs = (os.cpu_count() or 1) if len(files) >= 4 else 1
     model = None if rules_only else (model_dir or "default")
     ext = "csv" if out_format == "csv" else out_format
     failed = [f.error for f in failures]

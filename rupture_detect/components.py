@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LOWER, SENT_START
 from spacy.language import Language
+from spacy.strings import get_string_id
 from spacy.tokens import Doc, Span
 
 from .rules import Rule, compile_matchers, load_modifiers, load_rules
@@ -46,17 +49,54 @@ class Rupture:
     evidence: tuple[tuple[str, str], ...]     # (rule id, matched text)
 
 
-def _n_words(doc: Doc) -> int:
-    return sum(1 for t in doc if not (t.is_punct or t.is_space))
+class _View:
+    """Per-turn facts computed at most once, in C where possible (no Token objects on the hot path)."""
+
+    __slots__ = ("doc", "_n_words", "_starts", "_lower", "_lemma")
+
+    def __init__(self, doc: Doc):
+        self.doc = doc
+        self._n_words = self._starts = self._lower = self._lemma = None
+
+    @property
+    def n_words(self) -> int:
+        if self._n_words is None:
+            doc = self.doc
+            self._n_words = len(doc) - int(doc.to_array([IS_PUNCT, IS_SPACE]).any(axis=1).sum()) if len(doc) else 0
+        return self._n_words
+
+    def sent_start(self, i: int) -> int:
+        """Index of the first token of the sentence holding token ``i`` (0 without sentence marks)."""
+        if self._starts is None:
+            self._starts = np.flatnonzero(self.doc.to_array(SENT_START) == 1)
+        k = int(np.searchsorted(self._starts, i, side="right")) - 1
+        return int(self._starts[k]) if k >= 0 else 0
+
+    def has(self, ids: frozenset, lemma: bool = False) -> list[int]:
+        """Token positions whose lower form (or lemma) is among ``ids`` (string hashes)."""
+        if self._lower is None:
+            self._lower = self.doc.to_array(LOWER).tolist()
+        if ids.isdisjoint(self._lower):
+            found = []
+        else:
+            found = [i for i, h in enumerate(self._lower) if h in ids]
+        if lemma:
+            if self._lemma is None:
+                self._lemma = self.doc.to_array(LEMMA).tolist()
+            if not ids.isdisjoint(self._lemma):
+                found = sorted(set(found) | {i for i, h in enumerate(self._lemma) if h in ids})
+        return found
 
 
 def _lead_is_filler(doc: Doc, start: int, origin: int) -> bool:
     """True when tokens origin..start are at most two fillers or punctuation."""
+    if start - origin > 4:
+        return False
     gap = [t for t in doc[origin:start] if not t.is_punct]
     return len(gap) <= 2 and all(t.lower_ in _FILLERS for t in gap)
 
 
-def _when_holds(rule: Rule, doc: Doc, start: int, prev_acts: frozenset, n_words: int) -> bool:
+def _when_holds(rule: Rule, view: _View, start: int, prev_acts: frozenset) -> bool:
     w = rule.when
     if not w:
         return True
@@ -64,33 +104,44 @@ def _when_holds(rule: Rule, doc: Doc, start: int, prev_acts: frozenset, n_words:
         return False
     if "not_after" in w and prev_acts.intersection(w["not_after"]):
         return False
-    if n_words > w.get("max_words", n_words) or n_words < w.get("min_words", 0):
+    if ("max_words" in w or "min_words" in w) and not (
+            w.get("min_words", 0) <= view.n_words <= w.get("max_words", view.n_words)):
         return False
-    if w.get("turn_start") and not _lead_is_filler(doc, start, 0):
+    if w.get("turn_start") and not _lead_is_filler(view.doc, start, 0):
         return False
-    if w.get("sent_start") and not _lead_is_filler(doc, start, doc[start].sent.start if doc.has_annotation("SENT_START") else 0):
+    if w.get("sent_start") and not _lead_is_filler(view.doc, start, view.sent_start(start)):
         return False
-    if "cue" in w and not set(doc._.cues).intersection(w["cue"]):
+    if "cue" in w and not set(view.doc._.cues).intersection(w["cue"]):
         return False
     return True
 
 
+def _same_sentence(view: _View, i: int, j: int) -> bool:
+    return view.sent_start(i) == view.sent_start(j)
+
+
 def content_lemmas(doc: Doc) -> set[str]:
-    return {t.lemma_.lower() for t in doc if t.is_alpha and not t.is_stop and len(t) > 2}
+    """Lower-cased lemmas of the content words (cached on the doc: a therapist turn is asked often)."""
+    cached = doc.user_data.get(("rupture_detect", "content"))
+    if cached is None:
+        cached = {t.lemma_.lower() for t in doc if t.is_alpha and not t.is_stop and len(t) > 2}
+        doc.user_data[("rupture_detect", "content")] = cached
+    return cached
 
 
 # ---------------------------------------------------------------- whole-turn checks
 
-def _check_short_reply(doc, rule, prev, n_words):
-    words = rule.params.get("words", ())
-    if 0 < n_words <= rule.params.get("max_words", 3) and all(
+def _check_short_reply(view, rule, prev, ids):
+    doc, words = view.doc, rule.params.get("words", ())
+    if 0 < view.n_words <= rule.params.get("max_words", 3) and all(
             t.is_punct or t.lower_ in words or t.lemma_.lower() in words for t in doc):
         return doc[:]
     return None
 
 
-def _check_low_overlap(doc, rule, prev, n_words):
-    if prev is None or n_words < rule.params.get("min_words", 25):
+def _check_low_overlap(view, rule, prev, ids):
+    doc = view.doc
+    if prev is None or view.n_words < rule.params.get("min_words", 25):
         return None
     asked = content_lemmas(prev)
     if not asked:
@@ -99,23 +150,20 @@ def _check_low_overlap(doc, rule, prev, n_words):
     return doc[:] if shared <= rule.params.get("max_overlap", 0.0) else None
 
 
-def _check_laugh_with_distress(doc, rule, prev, n_words):
-    laughs = set(rule.params.get("laughs", ()))
-    laughed = laughs.intersection(doc._.cues) or any(t.lower_ in laughs for t in doc)
+def _check_laugh_with_distress(view, rule, prev, ids):
+    laughed = set(rule.params.get("laughs", ())).intersection(view.doc._.cues) or len(view.has(ids["laughs"]))
     if not laughed:
         return None
-    words = set(rule.params.get("words", ()))
-    for t in doc:
-        if t.lower_ in words or t.lemma_.lower() in words:
-            return doc[t.i:t.i + 1]
-    return None
+    hits = view.has(ids["words"], lemma=True)
+    return view.doc[hits[0]:hits[0] + 1] if len(hits) else None
 
 
-def _check_question_mark(doc, rule, prev, n_words):
-    for sent in (doc.sents if doc.has_annotation("SENT_START") else [doc[:]]):
-        if sent.text.rstrip().endswith("?"):
-            return sent
-    return None
+_QMARK = frozenset({get_string_id("?")})
+
+
+def _check_question_mark(view, rule, prev, ids):
+    found = view.has(_QMARK)
+    return view.doc[view.sent_start(found[0]):found[0] + 1] if found else None
 
 
 _CHECK_FUNCS = {"short_reply": _check_short_reply, "low_overlap": _check_low_overlap,
@@ -128,20 +176,26 @@ class _RuleComponent:
     def __init__(self, nlp: Language, rules: list[Rule]):
         self.rules = {r.id: r for r in rules}
         self.checks = [r for r in rules if r.check]
+        self.check_ids = {r.id: {k: frozenset(get_string_id(w) for w in v)
+                                 for k, v in r.params.items() if isinstance(v, list)} for r in self.checks}
         self.matcher, self.phrase_matcher = compile_matchers(nlp.vocab, rules)
+        self.has_patterns = len(self.matcher) > 0
 
     def hits(self, doc: Doc, prev: Doc | None, prev_acts: frozenset) -> list[tuple[Rule, Span]]:
-        n_words = _n_words(doc)
+        view = _View(doc)
         found = []
         strings = doc.vocab.strings
-        for match_id, start, end in [*self.matcher(doc), *self.phrase_matcher(doc)]:
+        matches = self.phrase_matcher(doc)
+        if self.has_patterns:
+            matches = [*self.matcher(doc), *matches]
+        for match_id, start, end in matches:
             rule = self.rules[strings[match_id]]
-            if _when_holds(rule, doc, start, prev_acts, n_words):
+            if _when_holds(rule, view, start, prev_acts):
                 found.append((rule, doc[start:end]))
         for rule in self.checks:
-            if not _when_holds(rule, doc, 0, prev_acts, n_words):
+            if not _when_holds(rule, view, 0, prev_acts):
                 continue
-            span = _CHECK_FUNCS[rule.check](doc, rule, prev, n_words)
+            span = _CHECK_FUNCS[rule.check](view, rule, prev, self.check_ids[rule.id])
             if span is not None:
                 found.append((rule, span))
         return found
@@ -155,7 +209,14 @@ class DialogueActs(_RuleComponent):
         self.name = name
 
     def __call__(self, doc: Doc) -> Doc:
+        if doc._.role == "client":       # client turns need markers, not acts
+            doc.spans[self.spans_key] = []
+            return doc
         hits = self.hits(doc, None, frozenset())
+        longest: dict[int, int] = {}
+        for _, span in hits:
+            longest[span.start] = max(longest.get(span.start, 0), len(span))
+        hits = [(r, s) for r, s in hits if len(s) == longest[s.start]]   # "how many" beats "how"
         doc.spans[self.spans_key] = [Span(doc, s.start, s.end, label=r.label, span_id=r.id) for r, s in hits]
         acts = {r.label for r, _ in hits}
         if {"open_question", "closed_question"} & acts:
@@ -183,14 +244,14 @@ class RuptureMarkers(_RuleComponent):
         for m in self.modifiers.values():
             self.modifier_matcher.add(m.id, [make(p) for p in m.phrases])
 
-    def _suppressed(self, rule: Rule, span: Span, mods) -> bool:
+    def _suppressed(self, rule: Rule, span: Span, mods, view: _View) -> bool:
         for mod, mstart, mend in mods:
             if mod.category not in rule.suppress:
                 continue
             if mod.direction == "turn":
                 return True
             if mod.direction == "before" and mend <= span.start and span.start - mend <= mod.window \
-                    and span.doc[mstart].sent == span.sent:
+                    and _same_sentence(view, mstart, span.start):
                 return True
             if mod.direction == "after" and mstart >= span.end and mstart - span.end <= mod.window:
                 return True
@@ -208,7 +269,8 @@ class RuptureMarkers(_RuleComponent):
             strings = doc.vocab.strings
             mods = [(self.modifiers[strings[i]], s, e) for i, s, e in self.modifier_matcher(doc)]
             if mods:
-                hits = [(r, s) for r, s in hits if not self._suppressed(r, s, mods)]
+                view = _View(doc)
+                hits = [(r, s) for r, s in hits if not self._suppressed(r, s, mods, view)]
         doc.spans[self.spans_key] = [Span(doc, s.start, s.end, label=r.label, span_id=r.id) for r, s in hits]
         doc._.marker_scores, doc._.rupture = self.decide(hits)
         return doc

@@ -1,0 +1,118 @@
+"""Throughput and peak memory of batch scoring, against bare spaCy tokenisation of the same text.
+
+    python scripts/benchmark.py                      # 2,000 and 20,000 utterances
+    python scripts/benchmark.py --sizes 5000 50000 --jobs 1 2
+
+For each corpus size it writes that many utterances as transcript files (the
+bundled samples, and the annotated corpus if present, copied round-robin)
+into a temporary folder, then, each in a fresh subprocess so peak memory is
+its own:
+
+* ``tokenise``: ``spacy.blank("en")`` + ``nlp.pipe`` over the same utterance texts;
+* ``score -j N``: the full ``rupture-detect score`` path (read files, pipeline,
+  rules and model, strain, write the tables).
+
+It prints utterances per second, the ratio to bare tokenisation, and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def source_transcripts() -> list:
+    from rupture_detect.batch import expand_inputs, roles_for, ReadOptions
+    from rupture_detect.formats import read_file
+    paths = [ROOT / "sample_transcripts"]
+    corpus = ROOT / "data" / "corpus" / "corpus.jsonl"
+    if corpus.exists():
+        paths.append(corpus)
+    files, _ = expand_inputs(paths)
+    out = []
+    for f, roster in files:
+        out.extend(read_file(f, roles_for(ReadOptions(), roster)))
+    assert out, "no source transcripts"
+    return out
+
+
+def write_corpus(folder: Path, size: int) -> int:
+    """Plain-text transcripts totalling ``size`` utterances; returns the count written."""
+    transcripts = source_transcripts()
+    written, i = 0, 0
+    while written < size:
+        t = transcripts[i % len(transcripts)]
+        lines = []
+        for u in t.utterances[: size - written]:
+            tag = "T" if u.speaker == "therapist" else "C" if u.speaker == "client" else "Other"
+            lines.append(f"{tag}: {u.text}")
+        (folder / f"s{i:06d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written += len(lines)
+        i += 1
+    return written
+
+
+def child_tokenise(folder: str) -> dict:
+    import spacy
+    from rupture_detect.formats import read_file
+    texts = [u.words for f in sorted(Path(folder).glob("*.txt")) for t in read_file(f) for u in t.utterances]
+    nlp = spacy.blank("en")
+    t0 = time.perf_counter()
+    n_tokens = sum(len(d) for d in nlp.pipe(texts, batch_size=1000))
+    return {"seconds": time.perf_counter() - t0, "utterances": len(texts), "tokens": n_tokens}
+
+
+def child_score(folder: str, jobs: int, rules_only: bool) -> dict:
+    from click.testing import CliRunner
+    from rupture_detect.cli import main
+    out = tempfile.mkdtemp()
+    args = ["score", folder, "-o", out, "-q", "-j", str(jobs)] + (["--rules-only"] if rules_only else [])
+    t0 = time.perf_counter()
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    seconds = time.perf_counter() - t0
+    assert result.exit_code == 0, result.output
+    n = sum(1 for _ in open(Path(out) / "utterances.csv", encoding="utf-8")) - 1   # rows (texts have no raw newlines)
+    shutil.rmtree(out)
+    return {"seconds": seconds, "utterances": n}
+
+
+def run_child(kind: str, *args) -> dict:
+    code = (f"import json, resource, sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); import benchmark as b; "
+            f"r = b.child_{kind}(*{args!r}); "
+            "r['peak_mb'] = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+            "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024; print(json.dumps(r))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--rules-only", action="store_true", help="score without the trained model")
+    args = ap.parse_args()
+    print(f"{'utterances':>10} {'what':<16} {'seconds':>8} {'utt/s':>9} {'x bare':>7} {'peak MB':>8}")
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            n = write_corpus(Path(folder), size)
+            bare = run_child("tokenise", folder)
+            bare_rate = bare["utterances"] / bare["seconds"]
+            print(f"{n:>10} {'bare tokenise':<16} {bare['seconds']:>8.2f} {bare_rate:>9.0f} {1:>7.2f} "
+                  f"{bare['peak_mb']:>8.0f}")
+            for jobs in args.jobs:
+                r = run_child("score", folder, jobs, args.rules_only)
+                rate = r["utterances"] / r["seconds"]
+                print(f"{r['utterances']:>10} {'score -j ' + str(jobs):<16} {r['seconds']:>8.2f} {rate:>9.0f} "
+                      f"{rate / bare_rate:>7.2f} {r['peak_mb']:>8.0f}")
+
+
+if __name__ == "__main__":
+    main()
