@@ -118,6 +118,31 @@ def score(inputs, outdir, out_format, input_format, therapist, speaker_map, spea
         sys.exit(EXIT_PARTIAL if n_sessions else EXIT_NOTHING)
 
 
+@main.group()
+def corpus() -> None:
+    """Work with annotated corpora (the project's, or your own coding)."""
+
+
+@corpus.command("validate")
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+def corpus_validate(path):
+    """Check an annotated corpus (folder or table) and print its label counts.
+
+    PATH defaults to the project's corpus in data/corpus. Exits 1 if any
+    problem is found; each problem names the file and line.
+    """
+    from .corpus import format_counts, validate
+    result = validate(path)
+    if result.counts:
+        click.echo(format_counts(result.counts))
+    for p in result.problems:
+        click.echo(f"problem: {p}", err=True)
+    if not result.ok:
+        click.echo(f"{len(result.problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    click.echo("corpus ok.")
+
+
 def _summary(sessions: list[dict], outdir: Path, ext: str) -> None:
     if not sessions:
         return

@@ -213,10 +213,11 @@ class DialogueActs(_RuleComponent):
             doc.spans[self.spans_key] = []
             return doc
         hits = self.hits(doc, None, frozenset())
-        longest: dict[int, int] = {}
-        for _, span in hits:
-            longest[span.start] = max(longest.get(span.start, 0), len(span))
-        hits = [(r, s) for r, s in hits if len(s) == longest[s.start]]   # "how many" beats "how"
+        longest: dict[int, int] = {}       # among matched phrases, "how many" beats "how" at one start
+        for rule, span in hits:
+            if not rule.check:
+                longest[span.start] = max(longest.get(span.start, 0), len(span))
+        hits = [(r, s) for r, s in hits if r.check or len(s) == longest[s.start]]
         doc.spans[self.spans_key] = [Span(doc, s.start, s.end, label=r.label, span_id=r.id) for r, s in hits]
         acts = {r.label for r, _ in hits}
         if {"open_question", "closed_question"} & acts:
