@@ -24,7 +24,9 @@ CLASSIFIER_DIRNAME = "classifier"
 def make_scorer(model=DEFAULT_MODEL, threshold: float | None = None) -> Scorer:
     """A scorer with the shipped pipeline; ``model`` is ``"default"``, ``None`` (rules only) or a model folder."""
     nlp = load_pipeline()
-    if threshold is not None:
+    if threshold is not None:         # a private copy: the cached pipeline is shared by every scorer
+        import copy
+        nlp = copy.deepcopy(nlp)
         nlp.get_pipe("rupture_markers").threshold = threshold
     if model is None:
         return Scorer(nlp)

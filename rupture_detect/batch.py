@@ -46,7 +46,8 @@ def read_roster(path: str | Path) -> dict[str, str]:
             reader = csv.DictReader(fh)
             if not reader.fieldnames or {"name", "role"} - {f.strip().lower() for f in reader.fieldnames}:
                 raise TranscriptError(path, 1, "a speakers file needs the columns name,role")
-            return {r["name"].strip(): r["role"].strip() for r in reader if r.get("name", "").strip()}
+            rows = ({k.strip().lower(): (v or "").strip() for k, v in r.items() if k} for r in reader)
+            return {r["name"]: r["role"] for r in rows if r.get("name")}
     except OSError as err:
         raise TranscriptError(path, None, f"cannot read speakers file: {err.strerror}") from None
 
@@ -97,10 +98,15 @@ def score_file(job: tuple[Path, dict, ReadOptions], scorer=None) -> FileResult:
     scorer = scorer or _WORKER["scorer"]
     result = FileResult(str(path))
     try:
-        for transcript in read_file(path, roles_for(options, roster), options.fmt, options.columns or None):
+        transcripts = read_file(path, roles_for(options, roster), options.fmt, options.columns or None)
+        lines = []
+        for transcript in transcripts:
             rows, session = scorer.score(transcript)
             result.rows.extend(rows)
+            lines.extend(u.line or 0 for u in transcript.utterances)
             result.sessions.append(session)
+        if len(transcripts) > 1:       # interleaved sessions in one table: rows back in input order
+            result.rows = [r for _, r in sorted(zip(lines, result.rows), key=lambda lr: lr[0])]
     except (TranscriptError, ValueError) as err:
         result.rows, result.sessions, result.error = [], [], str(err)
     return result

@@ -51,6 +51,7 @@ def main() -> None:
               help="Read every input as this format (default: from extension and content).")
 @click.option("--therapist", multiple=True, metavar="NAME",
               help="A speaker name that is the therapist; other names become clients. Repeatable.")
+@click.option("--client", multiple=True, metavar="NAME", help="A speaker name that is the client. Repeatable.")
 @click.option("--speaker", "speaker_map", multiple=True, metavar="LABEL=ROLE",
               help="Map a speaker label or table value to therapist, client or other. Repeatable.")
 @click.option("--speakers", "speakers_file", type=click.Path(exists=True, dir_okay=False),
@@ -64,7 +65,7 @@ def main() -> None:
               help="Worker processes, each scoring whole files (default 0: one per core when there are "
                    "at least 4 files, else 1).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def score(inputs, outdir, out_format, input_format, therapist, speaker_map, speakers_file, column_map,
+def score(inputs, outdir, out_format, input_format, therapist, client, speaker_map, speakers_file, column_map,
           model_dir, rules_only, jobs, quiet):
     """Score transcripts: INPUTS are files, folders or globs (default: the bundled samples).
 
@@ -75,7 +76,8 @@ def score(inputs, outdir, out_format, input_format, therapist, speaker_map, spea
 
     from .batch import ReadOptions, expand_inputs, iter_results, read_roster
     from .output import TableWriter
-    from .scoring import SESSION_COLUMNS, UTTERANCE_COLUMNS
+    from .scoring import SESSION_COLUMNS, SESSION_TYPES, UTTERANCE_COLUMNS, UTTERANCE_TYPES
+    from .transcript import SpeakerRoles
 
     if not inputs:
         samples = _bundled_samples()
@@ -84,6 +86,11 @@ def score(inputs, outdir, out_format, input_format, therapist, speaker_map, spea
         inputs = (str(samples),)
     speakers = read_roster(speakers_file) if speakers_file else {}
     speakers.update(_pairs(speaker_map, "LABEL=ROLE"))
+    speakers.update({name: "client" for name in client})
+    try:
+        SpeakerRoles(speakers)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--speaker/--speakers") from None
     options = ReadOptions(fmt=input_format, columns=_pairs(column_map, "FIELD=COLUMN"),
                           speakers=speakers, therapists=tuple(therapist))
     files, failures = expand_inputs(inputs)
@@ -95,8 +102,8 @@ def score(inputs, outdir, out_format, input_format, therapist, speaker_map, spea
     n_sessions = 0
     sessions_all = []
     show = not quiet and sys.stderr.isatty()
-    with TableWriter(outdir / f"utterances.{ext}", UTTERANCE_COLUMNS, out_format) as utt_out, \
-            TableWriter(outdir / f"sessions.{ext}", SESSION_COLUMNS, out_format) as ses_out:
+    with TableWriter(outdir / f"utterances.{ext}", UTTERANCE_COLUMNS, out_format, UTTERANCE_TYPES) as utt_out, \
+            TableWriter(outdir / f"sessions.{ext}", SESSION_COLUMNS, out_format, SESSION_TYPES) as ses_out:
         bar = tqdm(total=len(files), unit="file", disable=not show, desc="scoring")
         for result in iter_results(files, options, model, None, jobs):
             bar.update(1)

@@ -113,9 +113,14 @@ def read_text(text: str, path: Path, roles: SpeakerRoles) -> Transcript:
     return Transcript(session_id, str(path), utts)
 
 
+_NUMBERED_SPEAKER = re.compile(r"^(?:speaker|spk|participant|person|voice)\s*_?\d+$", re.I)
+
+
 def _looks_like_prose(label: str) -> bool:
     """'so what I mean is: ...' is a continuation, not a speaker called 'so what I mean is'."""
     words = label.split()
+    if _NUMBERED_SPEAKER.match(label.strip()):       # 'speaker 2:' is a speaker even in lower case
+        return False
     return len(words) > 3 or (bool(words) and words[0][:1].islower())
 
 
@@ -210,12 +215,20 @@ def _resolve_columns(header: list[str], columns: dict[str, str] | None, path: Pa
     return found
 
 
+def _cell(value) -> str:
+    """A table cell as text: None -> '', 0 -> '0' (numeric codes are values, not blanks)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value).strip()
+
+
 def _table_rows_to_transcripts(rows, path: Path, roles: SpeakerRoles, cols: dict[str, str]) -> list[Transcript]:
     by_session: dict[str, list[Utterance]] = {}
     used = set(cols.values())
     for lineno, row in rows:
-        sid = str(row.get(cols.get("session_id", ""), "") or path.stem) if "session_id" in cols else path.stem
-        label = str(row.get(cols["speaker"], "") or "").strip()
+        sid = _cell(row.get(cols["session_id"])) if "session_id" in cols else ""
+        sid = sid or path.stem
+        label = _cell(row.get(cols["speaker"]))
         text = row.get(cols["text"])
         if not label:
             raise TranscriptError(path, lineno, "empty speaker")

@@ -24,7 +24,8 @@ def _clean(value):
 
 
 class TableWriter:
-    def __init__(self, path: str | Path, columns: list[str], fmt: str = "csv"):
+    def __init__(self, path: str | Path, columns: list[str], fmt: str = "csv", types: dict | None = None):
+        """``types`` maps columns to ``"float"`` or ``"int"`` (default text); used for Parquet's schema."""
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}")
         self.path = Path(path)
@@ -42,6 +43,7 @@ class TableWriter:
             if fmt == "csv":
                 self._csv = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
                 self._csv.writeheader()
+        self.types = dict(types or {})
         self.rows_written = 0
 
     def write(self, rows: list[dict]) -> None:
@@ -55,11 +57,14 @@ class TableWriter:
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
-            table = pa.Table.from_pylist([{c: _stringify_mixed(c, r.get(c)) for c in self.columns} for r in rows])
             if self._parquet is None:
-                self._schema = table.schema
+                for c in self.columns:    # untyped columns: float if the first value is a float, else text
+                    first = next((r.get(c) for r in rows if _clean(r.get(c)) is not None), None)
+                    self.types.setdefault(c, "float" if isinstance(first, float) else None)
+                self._schema = self._arrow_schema()
                 self._parquet = pq.ParquetWriter(self.tmp, self._schema)
-            self._parquet.write_table(table.cast(self._schema))
+            data = {c: [_as_type(r.get(c), self.types.get(c)) for r in rows] for c in self.columns}
+            self._parquet.write_table(pa.Table.from_pydict(data, schema=self._schema))
         self.rows_written += len(rows)
 
     def close(self) -> Path:
@@ -67,9 +72,8 @@ class TableWriter:
             self._fh.close()
         if self.fmt == "parquet":
             if self._parquet is None:      # no rows: still write a valid empty table
-                import pyarrow as pa
                 import pyarrow.parquet as pq
-                pq.write_table(pa.table({c: pa.array([], pa.string()) for c in self.columns}), self.tmp)
+                pq.write_table(self._arrow_schema().empty_table(), self.tmp)
             else:
                 self._parquet.close()
         umask = os.umask(0)
@@ -87,6 +91,11 @@ class TableWriter:
         finally:
             self.tmp.unlink(missing_ok=True)
 
+    def _arrow_schema(self):
+        import pyarrow as pa
+        kinds = {"float": pa.float64(), "int": pa.int64()}
+        return pa.schema([(c, kinds.get(self.types.get(c), pa.string())) for c in self.columns])
+
     def __enter__(self):
         return self
 
@@ -97,14 +106,20 @@ class TableWriter:
             self.abort()
 
 
-def _stringify_mixed(column: str, value):
-    """Parquet needs one type per column: turn ids may be numbers in one file and text in another."""
-    if column == "turn" and value is not None:
-        return str(value)
-    return value
+def _as_type(value, kind: str | None):
+    """Parquet needs one type per column (turn ids may be numbers in one file and text in another)."""
+    value = _clean(value)
+    if value is None or value == "":
+        return None if kind else ("" if value == "" else None)
+    if kind == "float":
+        return float(value)
+    if kind == "int":
+        return int(value)
+    return str(value)
 
 
-def write_table(path: str | Path, rows: list[dict], columns: list[str], fmt: str = "csv") -> Path:
-    with TableWriter(path, columns, fmt) as w:
+def write_table(path: str | Path, rows: list[dict], columns: list[str], fmt: str = "csv",
+                types: dict | None = None) -> Path:
+    with TableWriter(path, columns, fmt, types) as w:
         w.write(rows)
     return w.path

@@ -118,7 +118,11 @@ class Scorer:
         return rows, session
 
 
+UTTERANCE_TYPES = {"confidence": "float", "start": "float", "end": "float"}
+
 SESSION_COLUMNS = (["session_id", "source", "utterances", "client_turns", "therapist_turns", "flagged",
                     "withdrawal", "confrontation"]
                    + [f"n_{m}" for m in load_taxonomy().marker_ids]
                    + ["strain_bond", "strain_task", "strain_goal"])
+SESSION_TYPES = {c: ("float" if c.startswith("strain_") else "int") for c in SESSION_COLUMNS
+                 if c not in ("session_id", "source")}

@@ -1,0 +1,152 @@
+"""The trained model: how it decides, and how it is saved and loaded safely.
+
+Fusion of rules and model is stacking: every rule's score for every marker is
+a feature of the *fused* model, beside the client's words, the therapist turn
+it answers and dense context cues. The model outputs calibrated
+probabilities over ``none`` plus the 14 marker ids; a family's probability is
+the sum of its markers'. A turn is flagged when P(marker) = 1 - P(none)
+reaches the threshold chosen on the dev split; its subtype is the most
+probable marker of the more probable family, and ``confidence`` is that
+family's probability. The dimension comes from a second model (or the
+taxonomy's usual dimension, whichever did better on dev). The ``evidence``
+column lists the rules that fired and the model's probability.
+
+Models are saved with skops and loaded with an explicit allow-list of types:
+a file holding any other type is refused, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .features import frame
+from .scoring import Decision, format_evidence
+from .taxonomy import load_taxonomy
+
+CARD_NAME = "model_card.json"
+LABEL_MODEL = "fused.skops"
+TEXT_ONLY_MODEL = "model_only.skops"
+DIMENSION_MODEL = "dimension.skops"
+
+# Everything a saved model may contain beyond what skops trusts by default.
+TRUSTED_TYPES = frozenset({
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.utils._bunch.Bunch",
+    "sklearn.model_selection._split.StratifiedGroupKFold",
+    "collections.OrderedDict",
+    "builtins.slice",
+    "numpy.dtype",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.str_",
+    "scipy.sparse._csr.csr_matrix",
+    "rupture_detect.features.identity",
+})
+
+
+class UnsafeModelError(ValueError):
+    """A model file holds types outside the allow-list."""
+
+
+def load_skops(path: Path):
+    import skops.io as sio
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = sorted(set(untrusted) - TRUSTED_TYPES)
+    if refused:
+        raise UnsafeModelError(f"{path}: refusing to load: it holds types outside the allow-list: {refused}")
+    return sio.load(path, trusted=sorted(set(untrusted)))
+
+
+def save_skops(obj, path: Path) -> None:
+    import skops.io as sio
+    tmp = path.with_name(f".{path.name}.tmp")
+    sio.dump(obj, tmp)
+    refused = sorted(set(sio.get_untrusted_types(file=tmp)) - TRUSTED_TYPES)
+    if refused:
+        tmp.unlink()
+        raise UnsafeModelError(f"{path}: model holds types outside the allow-list: {refused}")
+    tmp.replace(path)
+
+
+class FusedModel:
+    """Label model (+ optional dimension model) with the dev-chosen threshold."""
+
+    def __init__(self, label_model, threshold: float, with_rules: bool = True, dimension_model=None,
+                 card: dict | None = None):
+        self.label_model = label_model
+        self.threshold = threshold
+        self.with_rules = with_rules
+        self.dimension_model = dimension_model
+        self.card = card or {}
+        tax = load_taxonomy()
+        self.classes = list(label_model.classes_)
+        self.family_of = np.array([tax.family_of(c) if c != "none" else "none" for c in self.classes])
+        self.usual_dimension = {m: tax.markers[m].dimension for m in tax.marker_ids}
+
+    @classmethod
+    def load(cls, path: str | Path, variant: str = "fused") -> "FusedModel":
+        path = Path(path)
+        card_path = path / CARD_NAME
+        if not card_path.exists():
+            raise FileNotFoundError(f"{path}: not a model folder (no {CARD_NAME})")
+        card = json.loads(card_path.read_text("utf-8"))
+        name = LABEL_MODEL if variant == "fused" else TEXT_ONLY_MODEL
+        label_model = load_skops(path / name)
+        dim_path = path / DIMENSION_MODEL
+        dim = load_skops(dim_path) if card.get("dimension_source") == "model" and dim_path.exists() else None
+        threshold = card["thresholds"][variant]
+        return cls(label_model, threshold, with_rules=(variant == "fused"), dimension_model=dim, card=card)
+
+    def probabilities(self, docs) -> tuple[np.ndarray, "object"]:
+        X = frame(docs)
+        return self.label_model.predict_proba(X), X
+
+    def decide(self, docs) -> list[Decision]:
+        if not docs:
+            return []
+        proba, X = self.probabilities(docs)
+        p_none = proba[:, self.classes.index("none")]
+        p_with = proba[:, self.family_of == "withdrawal"].sum(axis=1)
+        p_conf = proba[:, self.family_of == "confrontation"].sum(axis=1)
+        flagged = (1.0 - p_none) >= self.threshold
+        families = np.where(p_with >= p_conf, "withdrawal", "confrontation")
+        subtypes = []
+        for i, fam in enumerate(families):
+            masked = np.where(self.family_of == fam, proba[i], -1.0)
+            subtypes.append(self.classes[int(masked.argmax())])
+        dims = self._dimensions(X, subtypes, flagged)
+        out = []
+        for i, doc in enumerate(docs):
+            rule_ev = format_evidence(doc._.rupture.evidence) if doc._.rupture is not None else ""
+            if flagged[i]:
+                fam = families[i]
+                conf = float(p_with[i] if fam == "withdrawal" else p_conf[i])
+                ev = "; ".join(filter(None, [rule_ev, f"model p={1.0 - p_none[i]:.2f}"]))
+                out.append(Decision(str(fam), subtypes[i], dims[i], round(conf, 4), ev))
+            else:
+                out.append(Decision("none", confidence=round(float(p_none[i]), 4),
+                                    evidence="; ".join(filter(None, [rule_ev, f"model p={1.0 - p_none[i]:.2f}"]))
+                                    if rule_ev else ""))
+        return out
+
+    def _dimensions(self, X, subtypes: list[str], flagged) -> list[str]:
+        dims = [self.usual_dimension[s] for s in subtypes]
+        if self.dimension_model is not None and flagged.any():
+            idx = np.flatnonzero(flagged)
+            Xd = X.iloc[idx].assign(subtype=[subtypes[i] for i in idx])
+            for i, d in zip(idx, self.dimension_model.predict(Xd)):
+                dims[i] = str(d)
+        return dims

@@ -1,0 +1,242 @@
+"""Training: from an annotated table to a saved, calibrated, thresholded model and its card.
+
+With a split (the project's corpus has a fixed one): fit on ``train``, choose
+the regularisation and the flagging threshold on ``dev``, report on ``test``.
+Without one (a researcher's own coding): choose the threshold from
+out-of-fold predictions of a cross-validation grouped by session, report
+those cross-validated figures, and fit on everything. Sessions never straddle
+a fold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .classifier import CARD_NAME, DIMENSION_MODEL, LABEL_MODEL, TEXT_ONLY_MODEL, FusedModel, save_skops
+from .corpus import corpus_dir
+from .features import dense_columns, frame
+from .formats import read_file
+from .transcript import SpeakerRoles
+
+TOKENS = r"(?u)\b\w[\w']*\b|[?!]"
+C_GRID = (0.5, 1.0, 2.0, 4.0)
+FOLDS = 5
+
+
+@dataclass
+class Labelled:
+    """Client turns of an annotated table: their docs and gold labels (one row per doc)."""
+    docs: list
+    gold: pd.DataFrame      # session_id, turn, split, label (none or marker id), family, dimension
+
+
+def load_labelled(path: str | Path, scorer) -> Labelled:
+    """Score an annotated table (or corpus folder) with the rules and keep client turns with gold labels."""
+    path = Path(path)
+    table = path / "corpus.jsonl" if path.is_dir() else path
+    splits = {}
+    meta = path / "sessions.jsonl" if path.is_dir() else None
+    if meta is not None and meta.exists():
+        for line in meta.open(encoding="utf-8"):
+            if line.strip():
+                m = json.loads(line)
+                splits[m["session_id"]] = m.get("split", "")
+    docs, rows = [], []
+    for transcript in read_file(table, SpeakerRoles()):
+        for u, doc in zip(transcript.utterances, scorer.docs(transcript)):
+            if u.speaker != "client":
+                continue
+            subtype = str(u.extra.get("subtype") or "")
+            family = str(u.extra.get("marker") or "none")
+            docs.append(doc)
+            rows.append({"session_id": u.session_id, "turn": u.turn,
+                         "split": splits.get(u.session_id, str(u.extra.get("split") or "")),
+                         "label": subtype if family != "none" and subtype else "none", "family": family,
+                         "dimension": str(u.extra.get("dimension") or "")})
+    return Labelled(docs, pd.DataFrame(rows))
+
+
+def _vectorizer(max_features: int) -> TfidfVectorizer:
+    return TfidfVectorizer(token_pattern=TOKENS, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                           max_features=max_features, dtype=np.float64)
+
+
+def label_pipeline(with_rules: bool, C: float) -> Pipeline:
+    features = ColumnTransformer([
+        ("text", _vectorizer(30000), "text"),
+        ("prev", _vectorizer(10000), "prev_text"),
+        ("dense", StandardScaler(), dense_columns(with_rules)),
+    ])
+    return Pipeline([("features", features),
+                     ("clf", LogisticRegression(C=C, class_weight="balanced", max_iter=3000))])
+
+
+def dimension_pipeline(with_rules: bool) -> Pipeline:
+    features = ColumnTransformer([
+        ("text", _vectorizer(20000), "text"),
+        ("prev", _vectorizer(8000), "prev_text"),
+        ("subtype", OneHotEncoder(handle_unknown="ignore"), ["subtype"]),
+        ("dense", StandardScaler(), dense_columns(with_rules)),
+    ])
+    return Pipeline([("features", features), ("clf", LogisticRegression(C=1.0, max_iter=3000))])
+
+
+def family_of(labels: pd.Series | np.ndarray) -> np.ndarray:
+    from .taxonomy import load_taxonomy
+    tax = load_taxonomy()
+    return np.array([tax.family_of(x) if x != "none" else "none" for x in labels])
+
+
+def family_decisions(proba: np.ndarray, classes: list[str], threshold: float) -> np.ndarray:
+    fam = family_of(classes)
+    p_marker = 1.0 - proba[:, classes.index("none")]
+    w, c = proba[:, fam == "withdrawal"].sum(axis=1), proba[:, fam == "confrontation"].sum(axis=1)
+    return np.where(p_marker >= threshold, np.where(w >= c, "withdrawal", "confrontation"), "none")
+
+
+def choose_threshold(proba: np.ndarray, classes: list[str], gold_family) -> float:
+    """The threshold on P(marker) that maximises family macro-F1 on held-out predictions."""
+    grid = np.round(np.arange(0.15, 0.86, 0.01), 2)
+    scores = [f1_score(gold_family, family_decisions(proba, classes, t), average="macro") for t in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+def _group_splits(y, groups) -> list:
+    return list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=0).split(np.zeros(len(y)), y, groups))
+
+
+def fit_calibrated(X: pd.DataFrame, y, groups, with_rules: bool, C: float) -> CalibratedClassifierCV:
+    model = CalibratedClassifierCV(label_pipeline(with_rules, C), method="sigmoid",
+                                   cv=_group_splits(y, groups), ensemble=False)
+    model.fit(X, y)
+    model.cv = FOLDS     # the index arrays were only needed for fitting; keep the saved file small
+    return model
+
+
+def _dev_score(proba, classes, gold: pd.DataFrame) -> tuple[float, float]:
+    t = choose_threshold(proba, classes, gold["family"])
+    fam = f1_score(gold["family"], family_decisions(proba, classes, t), average="macro")
+    markers = [c for c in classes if c != "none"]
+    sub = f1_score(gold["label"], np.array(classes)[proba.argmax(axis=1)], labels=markers, average="macro")
+    return fam, sub
+
+
+def train(data: str | Path, out_dir: str | Path, scorer, log=print) -> dict:
+    """Train both variants (fused with rule features, and words-and-context only) and write the model folder."""
+    data = Path(data)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lab = load_labelled(data, scorer)
+    X, gold = frame(lab.docs), lab.gold
+    has_split = set(gold["split"]) >= {"train", "dev"}
+    train_idx = np.flatnonzero(gold["split"] == "train") if has_split else np.arange(len(gold))
+    dev_idx = np.flatnonzero(gold["split"] == "dev") if has_split else None
+    card = {"thresholds": {}, "C": {}}
+    for variant, with_rules, fname in (("fused", True, LABEL_MODEL), ("model_only", False, TEXT_ONLY_MODEL)):
+        Xt, yt, gt = X.iloc[train_idx], gold["label"].iloc[train_idx], gold["session_id"].iloc[train_idx]
+        if has_split:
+            best = None
+            for C in C_GRID:
+                pipe = label_pipeline(with_rules, C).fit(Xt, yt)
+                fam, sub = _dev_score(pipe.predict_proba(X.iloc[dev_idx]), list(pipe.classes_), gold.iloc[dev_idx])
+                log(f"  {variant} C={C}: dev family macro-F1 {fam:.3f}, subtype macro-F1 {sub:.3f}")
+                if best is None or fam + sub > best[0]:
+                    best = (fam + sub, C)
+            C = best[1]
+            model = fit_calibrated(Xt, yt, gt, with_rules, C)
+            threshold = choose_threshold(model.predict_proba(X.iloc[dev_idx]), list(model.classes_),
+                                         gold["family"].iloc[dev_idx])
+        else:
+            C = 1.0
+            oof = _out_of_fold(Xt, yt, gt, with_rules, C)
+            model = fit_calibrated(Xt, yt, gt, with_rules, C)
+            threshold = choose_threshold(oof, list(model.classes_), gold["family"].iloc[train_idx])
+        save_skops(model, out / fname)
+        card["thresholds"][variant], card["C"][variant] = threshold, C
+        log(f"{variant}: C={C}, threshold {threshold:.2f}")
+    card["dimension_source"] = _train_dimension(X, gold, train_idx, dev_idx, out, log)
+    card.update(_card_facts(data, gold, has_split))
+    (out / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return card
+
+
+def _out_of_fold(X, y, groups, with_rules, C) -> np.ndarray:
+    proba = None
+    for tr, te in _group_splits(y, groups):
+        pipe = label_pipeline(with_rules, C).fit(X.iloc[tr], y.iloc[tr])
+        p = pipe.predict_proba(X.iloc[te])
+        if proba is None:
+            classes = sorted(set(y))
+            proba = np.zeros((len(y), len(classes)))
+        cols = [classes.index(c) for c in pipe.classes_]
+        proba[np.ix_(te, cols)] = p
+    return proba
+
+
+def _train_dimension(X, gold, train_idx, dev_idx, out: Path, log) -> str:
+    """A dimension model on flagged turns if it beats the taxonomy's usual dimension on dev."""
+    from .taxonomy import load_taxonomy
+    usual = {m: d.dimension for m, d in load_taxonomy().markers.items()}
+    flagged = gold["label"] != "none"
+    tr = [i for i in train_idx if flagged.iloc[i]]
+    Xd = X.assign(subtype=gold["label"].values)
+    model = dimension_pipeline(True).fit(Xd.iloc[tr], gold["dimension"].iloc[tr])
+    if dev_idx is None:
+        save_skops(model, out / DIMENSION_MODEL)
+        return "model"
+    dv = [i for i in dev_idx if flagged.iloc[i]]
+    acc_model = float((model.predict(Xd.iloc[dv]) == gold["dimension"].iloc[dv].values).mean())
+    acc_prior = float((gold["label"].iloc[dv].map(usual).values == gold["dimension"].iloc[dv].values).mean())
+    log(f"dimension on dev (gold subtype): model {acc_model:.3f}, usual dimension {acc_prior:.3f}")
+    if acc_model > acc_prior:
+        save_skops(model, out / DIMENSION_MODEL)
+        return "model"
+    return "prior"
+
+
+def _card_facts(data: Path, gold: pd.DataFrame, has_split: bool) -> dict:
+    import sklearn
+    import skops
+    import spacy
+    files = [data / "corpus.jsonl", data / "sessions.jsonl"] if data.is_dir() else [data]
+    digest = hashlib.sha256()
+    for f in files:
+        if f.exists():
+            digest.update(f.read_bytes())
+    sizes = {s: {"sessions": int(g["session_id"].nunique()), "client_turns": len(g)}
+             for s, g in gold.groupby("split")} if has_split else {
+        "all": {"sessions": int(gold["session_id"].nunique()), "client_turns": len(gold)}}
+    return {
+        "data": str(data.relative_to(corpus_dir().parent.parent) if data.is_relative_to(corpus_dir().parent.parent)
+                    else data.name),
+        "data_sha256": digest.hexdigest(),
+        "split_sizes": sizes,
+        "evaluation": "held-out test split" if has_split else f"{FOLDS}-fold cross-validation grouped by session",
+        "versions": {"python": platform.python_version(), "spacy": spacy.__version__,
+                     "scikit-learn": sklearn.__version__, "skops": skops.__version__},
+        "intended_use": ("Research, supervision and training support: flags possible alliance-rupture markers "
+                         "in anonymised psychotherapy transcripts as prompts for human reflection."),
+        "limits": ("Not a diagnostic or clinical decision tool. Trained on a synthetic corpus written for this "
+                   "project (no real transcripts), so figures are upper bounds for real sessions; English only; "
+                   "one-to-one therapy only; judges single client turns with the preceding therapist turn, "
+                   "not whole episodes."),
+    }
+
+
+def fused_model(out_dir: str | Path) -> FusedModel:
+    return FusedModel.load(out_dir, "fused")

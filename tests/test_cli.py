@@ -1,0 +1,308 @@
+"""cli.py through click's CliRunner: the output contract, formats, exit codes, options."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import click
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from rupture_detect.cli import main
+from rupture_detect.scoring import SESSION_COLUMNS
+from rupture_detect.taxonomy import DIMENSIONS, load_taxonomy, strategy_ids
+
+CONTRACT = ["session_id", "turn", "speaker", "text", "marker", "subtype", "dimension", "confidence",
+            "evidence", "suggested_strategies", "start", "end"]
+FAMILIES = {"withdrawal", "confrontation"}
+GOOD = "T: How was the week?\nC: You're not listening to me. You never listen.\n"
+BAD = "T: Hello.\nC: Hi.\nBob: Who?\n"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def read_csv(path):
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def expected_sessions(samples) -> Counter:
+    """Utterances per session, counted from the raw sample files without the package's readers."""
+    counts: Counter = Counter()
+    label = re.compile(r"^(?:\[?\d{1,2}:\d{2}(?::\d{2})?\]?\s*)?(T|C|Therapist|Client|Counsellor|Patient):")
+    for f in samples.glob("*.txt"):
+        counts[f.stem] = sum(bool(label.match(line)) for line in f.read_text(encoding="utf-8").splitlines())
+    for f in [*samples.glob("*.vtt"), *samples.glob("*.srt")]:
+        names = re.findall(r"^([A-Z][\w ]{0,30}):", f.read_text(encoding="utf-8"), re.M)
+        counts[f.stem] = sum(1 for i, n in enumerate(names) if i == 0 or names[i - 1] != n)
+    for f in samples.glob("sessions.*"):
+        df = pd.read_json(f, lines=True) if f.suffix == ".jsonl" else pd.read_csv(f, sep=None, engine="python")
+        counts.update(df["session_id"].value_counts().to_dict())
+    return counts
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, samples):
+    out = tmp_path_factory.mktemp("samples_out")
+    result = run("score", samples, "-o", out, "--rules-only", "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_samples_write_both_tables_with_the_contract_columns(sample_run):
+    assert sorted(p.name for p in sample_run.iterdir()) == ["sessions.csv", "utterances.csv"]
+    with open(sample_run / "utterances.csv", encoding="utf-8") as fh:
+        assert fh.readline().rstrip("\r\n").split(",") == CONTRACT
+    assert list(read_csv(sample_run / "sessions.csv").columns) == SESSION_COLUMNS
+
+
+def test_samples_one_row_per_input_utterance(sample_run, samples):
+    u = read_csv(sample_run / "utterances.csv")
+    expected = expected_sessions(samples)
+    assert len(expected) == 9
+    assert Counter(u["session_id"]) == expected
+    # table rows keep the input's own session ids, turns and order
+    table = pd.read_csv(samples / "sessions.csv", dtype=str)
+    mine = u[u["session_id"].isin(set(table["session_id"]))]
+    assert mine[["session_id", "turn", "text"]].values.tolist() == table[["session_id", "turn", "text"]].values.tolist()
+    # text files: session id is the file name, turns count from 1
+    cbt = u[u["session_id"] == "cbt_homework"]
+    assert cbt["turn"].tolist() == [str(i) for i in range(1, len(cbt) + 1)]
+    assert cbt["start"].iloc[0] == "5.0"
+
+
+def test_samples_sessions_table_matches_utterances(sample_run):
+    u = read_csv(sample_run / "utterances.csv")
+    s = pd.read_csv(sample_run / "sessions.csv")
+    assert s["session_id"].is_unique and len(s) == 9
+    per_session = u.groupby("session_id").size()
+    assert all(per_session[row.session_id] == row.utterances for row in s.itertuples())
+    for row in s.itertuples():
+        rows = u[u["session_id"] == row.session_id]
+        assert row.client_turns == (rows["speaker"] == "client").sum()
+        assert row.withdrawal == (rows["marker"] == "withdrawal").sum()
+        assert row.confrontation == (rows["marker"] == "confrontation").sum()
+        assert row.flagged == row.withdrawal + row.confrontation
+    assert s["flagged"].sum() > 0
+    for d in DIMENSIONS:
+        assert s[f"strain_{d}"].between(0, 1).all()
+
+
+def test_samples_marker_values_are_valid(sample_run):
+    u = read_csv(sample_run / "utterances.csv")
+    tax = load_taxonomy()
+    valid_strategies = set(strategy_ids())
+    assert set(u["speaker"]) <= {"therapist", "client", "other"}
+    client = u["speaker"] == "client"
+    assert set(u.loc[client, "marker"]) <= {"none", *FAMILIES}
+    assert set(u.loc[~client, "marker"]) == {""}
+    assert (u.loc[~client, "confidence"] == "").all()
+    assert u.loc[client, "confidence"].astype(float).between(0, 1).all()
+    flagged = u["marker"].isin(FAMILIES)
+    assert flagged.sum() > 0
+    for col in ("subtype", "dimension", "suggested_strategies"):
+        assert (u.loc[flagged, col] != "").all(), col
+        assert (u.loc[~flagged, col] == "").all(), col
+    assert (u.loc[~flagged, "evidence"] == "").all()
+    for row in u[flagged].itertuples():
+        assert tax.family_of(row.subtype) == row.marker
+        assert row.dimension in DIMENSIONS
+        ids = row.suggested_strategies.split(";")
+        assert ids and set(ids) <= valid_strategies and len(ids) == len(set(ids))
+        assert row.evidence != ""
+
+
+def test_no_inputs_scores_the_bundled_samples(sample_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("score", "-o", "out", "--rules-only", "-q")
+    assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "out" / "utterances.csv").equals(read_csv(sample_run / "utterances.csv"))
+
+
+def test_jsonl_output(sample_run, samples, tmp_path):
+    result = run("score", samples, "-o", tmp_path, "--rules-only", "-q", "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sessions.jsonl", "utterances.jsonl"]
+    lines = (tmp_path / "utterances.jsonl").read_text(encoding="utf-8").splitlines()
+    assert list(json.loads(lines[0])) == CONTRACT
+    u = pd.read_json(tmp_path / "utterances.jsonl", lines=True, dtype=False)
+    ref = read_csv(sample_run / "utterances.csv")
+    assert len(u) == len(ref)
+    assert u["text"].tolist() == ref["text"].tolist()
+    assert u["marker"].fillna("").tolist() == ref["marker"].tolist()
+    s = pd.read_json(tmp_path / "sessions.jsonl", lines=True)
+    assert list(s.columns) == SESSION_COLUMNS and len(s) == 9
+
+
+def test_parquet_output_single_file(write, tmp_path):
+    path = write("one.txt", GOOD)
+    result = run("score", path, "-o", tmp_path / "out", "--rules-only", "-q", "--format", "parquet")
+    assert result.exit_code == 0, result.output
+    u = pd.read_parquet(tmp_path / "out" / "utterances.parquet")
+    assert list(u.columns) == CONTRACT
+    assert u["marker"].tolist() == ["", "confrontation"]
+    assert list(pd.read_parquet(tmp_path / "out" / "sessions.parquet").columns) == SESSION_COLUMNS
+
+
+def test_parquet_output_bundled_samples(sample_run, samples, tmp_path):
+    result = run("score", samples, "-o", tmp_path, "--rules-only", "-q", "--format", "parquet")
+    assert result.exit_code == 0, result.output
+    u = pd.read_parquet(tmp_path / "utterances.parquet")
+    assert list(u.columns) == CONTRACT
+    assert u["text"].tolist() == read_csv(sample_run / "utterances.csv")["text"].tolist()
+    assert len(pd.read_parquet(tmp_path / "sessions.parquet")) == 9
+
+
+# ---------------------------------------------------------------- exit codes
+
+def test_exit_0_when_everything_scored(write, tmp_path):
+    result = run("score", write("a.txt", GOOD), "-o", tmp_path / "out", "--rules-only")
+    assert result.exit_code == 0
+    assert "1 session(s), 2 utterances" in result.output
+
+
+def test_exit_1_when_some_inputs_failed(write, tmp_path):
+    bad, good = write("bad.txt", BAD), write("good.txt", GOOD)
+    result = run("score", bad, good, "-o", tmp_path / "out", "--rules-only", "-q")
+    assert result.exit_code == 1
+    assert f"{bad}:3: unknown speaker 'Bob'" in result.stderr
+    u = read_csv(tmp_path / "out" / "utterances.csv")
+    assert u["session_id"].tolist() == ["good", "good"]
+    assert read_csv(tmp_path / "out" / "sessions.csv")["session_id"].tolist() == ["good"]
+
+
+def test_exit_3_when_nothing_scored(write, tmp_path):
+    bad = write("bad.txt", BAD)
+    empty = write("empty.csv", "")
+    result = run("score", bad, empty, tmp_path / "missing.vtt", "-o", tmp_path / "out", "--rules-only", "-q")
+    assert result.exit_code == 3
+    for where in (f"{bad}:3:", f"{empty}: empty file", f"{tmp_path / 'missing.vtt'}: no such file"):
+        assert where in result.stderr
+    assert "3 input(s) failed; 0 session(s) scored." in result.stderr
+    assert len(read_csv(tmp_path / "out" / "utterances.csv")) == 0
+    assert not any(p.name.endswith(".tmp") for p in (tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("args", [["--format", "xlsx"], ["--speaker", "no-equals-sign"],
+                                  ["--column", "text"], ["--jobs", "65"], ["--jobs", "-1"],
+                                  ["--no-such-option"]])
+def test_exit_2_on_usage_errors(write, tmp_path, args):
+    result = run("score", write("a.txt", GOOD), "-o", tmp_path / "out", "--rules-only", *args)
+    assert result.exit_code == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_exit_2_on_an_invalid_role(write, tmp_path):
+    """--speaker C=boss is a usage error (exit 2), not a file that failed to score (exit 3)."""
+    result = run("score", write("a.txt", GOOD), "-o", tmp_path / "out", "--rules-only", "--speaker", "C=boss")
+    assert result.exit_code == 2
+    assert "boss" in result.output
+
+
+def test_unknown_speaker_hint_names_only_existing_options(write, tmp_path):
+    result = run("score", write("bad.txt", BAD), "-o", tmp_path / "out", "--rules-only", "-q")
+    hinted = set(re.findall(r"--[a-z][a-z-]+", result.stderr))
+    assert hinted, result.stderr
+    help_text = run("score", "--help").output
+    assert {opt for opt in hinted if opt not in help_text} == set()
+
+
+# ---------------------------------------------------------------- options
+
+VTT = ("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nAnna: How was the week?\n\n"
+       "00:00:03.000 --> 00:00:04.000\nBen: You never listen to me.\n\n"
+       "00:00:04.500 --> 00:00:05.000\nBen: Never.\n")
+
+
+def test_therapist_name_for_a_vtt_file(write, tmp_path):
+    path = write("call.vtt", VTT)
+    assert run("score", path, "-o", tmp_path / "o1", "--rules-only", "-q").exit_code == 3
+    result = run("score", path, "-o", tmp_path / "o2", "--rules-only", "-q", "--therapist", "Anna")
+    assert result.exit_code == 0, result.output
+    u = read_csv(tmp_path / "o2" / "utterances.csv")
+    assert u[["session_id", "turn", "speaker", "start", "end"]].values.tolist() == [
+        ["call", "1", "therapist", "1.0", "2.0"], ["call", "2", "client", "3.0", "5.0"]]
+    assert u["text"].tolist() == ["How was the week?", "You never listen to me. Never."]
+    assert u["marker"].tolist() == ["", "confrontation"]
+
+
+def test_speakers_file_option(write, tmp_path):
+    path = write("call.vtt", VTT)
+    roster = write("roster.csv", "name,role\nAnna,therapist\nBen,other\n")
+    result = run("score", path, "-o", tmp_path / "out", "--rules-only", "-q", "--speakers", roster)
+    assert result.exit_code == 0, result.output
+    u = read_csv(tmp_path / "out" / "utterances.csv")
+    assert u["speaker"].tolist() == ["therapist", "other"]
+    assert u["marker"].tolist() == ["", ""]
+
+
+def test_column_and_speaker_mapping(write, tmp_path):
+    path = write("t.csv", "sid,n,who,utt,t0\nS1,5,0,Let's try the exercise again.,1\n"
+                          "S1,6,1,You're not listening to me. You never listen.,2\n")
+    args = ["score", path, "-o", tmp_path / "out", "--rules-only", "-q"]
+    assert run(*args).exit_code == 3             # no speaker/text columns without the mapping
+    result = run(*args, "--column", "session_id=sid", "--column", "turn=n", "--column", "speaker=who",
+                 "--column", "text=utt", "--column", "start=t0",
+                 "--speaker", "0=therapist", "--speaker", "1=client")
+    assert result.exit_code == 0, result.output
+    u = read_csv(tmp_path / "out" / "utterances.csv")
+    assert u[["session_id", "turn", "speaker", "start"]].values.tolist() == [
+        ["S1", "5", "therapist", "1.0"], ["S1", "6", "client", "2.0"]]
+    assert u["marker"].tolist() == ["", "confrontation"]
+
+
+def test_input_format_option(write, tmp_path):
+    path = write("table.txt", "speaker,text\nT,Hello.\nC,Hi.\n")
+    assert run("score", path, "-o", tmp_path / "o1", "--rules-only", "-q").exit_code == 3
+    result = run("score", path, "-o", tmp_path / "o2", "--rules-only", "-q", "--input-format", "csv")
+    assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "o2" / "utterances.csv")["speaker"].tolist() == ["therapist", "client"]
+
+
+def test_jobs_option_gives_the_same_tables(write, tmp_path):
+    for name in ("a", "b", "c"):
+        write(f"in/{name}.txt", GOOD.replace("week", name))
+    r1 = run("score", tmp_path / "in", "-o", tmp_path / "o1", "--rules-only", "-q")
+    r2 = run("score", tmp_path / "in", "-o", tmp_path / "o2", "--rules-only", "-q", "-j", "2")
+    assert r1.exit_code == r2.exit_code == 0
+    for name in ("utterances.csv", "sessions.csv"):
+        assert (tmp_path / "o1" / name).read_bytes() == (tmp_path / "o2" / name).read_bytes()
+
+
+# ---------------------------------------------------------------- help
+
+def all_commands(group, path=()):
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, (*path, name))
+
+
+def test_every_command_help_mentions_its_options():
+    commands = list(all_commands(main))
+    assert ("score",) in [path for path, _ in commands]
+    group_help = run("--help")
+    assert group_help.exit_code == 0
+    assert "--version" in group_help.output and "-h, --help" in group_help.output
+    for path, command in commands:
+        result = run(*path, "--help")
+        assert result.exit_code == 0, path
+        assert f" {' '.join(path)} [OPTIONS]" in result.output.splitlines()[0], path
+        assert "-h, --help" in result.output, path
+        for param in command.params:
+            if isinstance(param, click.Option):
+                for flag in param.opts + param.secondary_opts:
+                    assert flag in result.output, f"{' '.join(path)} --help does not mention {flag}"
+                assert param.help, f"{' '.join(path)} {param.opts[0]} has no help text"
+            elif isinstance(param, click.Argument):
+                assert param.human_readable_name in result.output, (path, param.name)
+        if isinstance(command, click.Group):
+            for sub in command.commands:
+                assert sub in result.output, (path, sub)
+    for name in main.commands:
+        assert name in group_help.output
+    assert run("score", "-h").output == run("score", "--help").output
