@@ -31,7 +31,7 @@ def make_scorer(model=DEFAULT_MODEL, threshold: float | None = None) -> Scorer:
     if model is None:
         return Scorer(nlp)
     path = models_dir() / CLASSIFIER_DIRNAME if model == DEFAULT_MODEL else Path(model)
-    if model == DEFAULT_MODEL and not (path / "model.skops").exists():
+    if model == DEFAULT_MODEL and not (path / "model_card.json").exists():
         return Scorer(nlp)          # no shipped model in this install: the rules decide
     from .classifier import FusedModel
     return Scorer(nlp, model=FusedModel.load(path))

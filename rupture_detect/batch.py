@@ -88,11 +88,6 @@ def roles_for(options: ReadOptions, roster: dict) -> SpeakerRoles:
 _WORKER: dict = {}
 
 
-def _init_worker(model_spec, threshold) -> None:
-    from .api import make_scorer
-    _WORKER["scorer"] = make_scorer(model_spec, threshold=threshold)
-
-
 def score_file(job: tuple[Path, dict, ReadOptions], scorer=None) -> FileResult:
     path, roster, options = job
     scorer = scorer or _WORKER["scorer"]
@@ -114,13 +109,17 @@ def score_file(job: tuple[Path, dict, ReadOptions], scorer=None) -> FileResult:
 
 def iter_results(files: list[tuple[Path, dict]], options: ReadOptions, model_spec=None,
                  threshold: float | None = None, jobs: int = 1) -> Iterator[FileResult]:
+    """Score files in order; with ``jobs > 1``, forked workers share the scorer loaded here once."""
+    from .api import make_scorer
+    scorer = make_scorer(model_spec, threshold=threshold)
     jobs_list = [(path, roster, options) for path, roster in files]
     if jobs <= 1 or len(jobs_list) < 2:
-        from .api import make_scorer
-        scorer = make_scorer(model_spec, threshold=threshold)
         for job in jobs_list:
             yield score_file(job, scorer)
         return
-    ctx = mp.get_context("fork")
-    with ctx.Pool(min(jobs, len(jobs_list)), initializer=_init_worker, initargs=(model_spec, threshold)) as pool:
-        yield from pool.imap(score_file, jobs_list, chunksize=1)
+    _WORKER["scorer"] = scorer          # inherited by the forked workers: no reload per process
+    try:
+        with mp.get_context("fork").Pool(min(jobs, len(jobs_list))) as pool:
+            yield from pool.imap(score_file, jobs_list, chunksize=1)
+    finally:
+        _WORKER.clear()

@@ -53,7 +53,7 @@ TRUSTED_TYPES = frozenset({
     "numpy.int64",
     "numpy.str_",
     "scipy.sparse._csr.csr_matrix",
-    "rupture_detect.features.identity",
+    "rupture_detect.features.CompactTfidfVectorizer",
 })
 
 

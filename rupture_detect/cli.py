@@ -125,6 +125,60 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
         sys.exit(EXIT_PARTIAL if n_sessions else EXIT_NOTHING)
 
 
+@main.command()
+@click.argument("data", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the model files and model_card.json.")
+@click.option("--folds", type=click.IntRange(2, 10), default=5, show_default=True,
+              help="Cross-validation folds, grouped by session (calibration; threshold without a dev split).")
+def train(data, out_dir, folds):
+    """Train the classifier on an annotated table or corpus folder (default: data/corpus).
+
+    With a train/dev split (a split column, or sessions.jsonl in a corpus
+    folder) it fits on train and tunes on dev; without one it tunes by
+    cross-validation grouped by session. Writes the fused and model-only
+    variants, the dimension model and a JSON model card.
+    """
+    from .api import make_scorer
+    from .corpus import corpus_dir
+    from .training import train as run_training
+    data = data or corpus_dir()
+    card = run_training(data, out_dir, make_scorer(None), log=lambda m: click.echo(m, err=True), folds=folds)
+    click.echo(f"model written to {out_dir} (threshold fused {card['thresholds']['fused']:.2f}); "
+               f"evaluate it with: rupture-detect evaluate {data} --model {out_dir}")
+
+
+@main.command()
+@click.argument("gold", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Model folder (default: the shipped model).")
+@click.option("--split", help="Evaluate only this split (default: test for a corpus folder, all rows otherwise).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(gold, model_dir, split, as_json):
+    """Agreement with gold labels: rules only, model only and fused.
+
+    Precision, recall and F1 per family and subtype, macro-F1, Cohen's kappa,
+    dimension accuracy and a confusion matrix, per client turn.
+    """
+    import json as jsonlib
+
+    from .api import CLASSIFIER_DIRNAME, make_scorer
+    from .corpus import corpus_dir
+    from .evaluate import evaluate as run_eval
+    from .evaluate import format_report
+    from .pipeline import models_dir
+    gold = gold or corpus_dir()
+    if split is None and gold.is_dir():
+        split = "test"
+    if model_dir is None and (models_dir() / CLASSIFIER_DIRNAME / "model_card.json").exists():
+        model_dir = models_dir() / CLASSIFIER_DIRNAME
+    try:
+        results = run_eval(gold, model_dir, make_scorer(None), split=split)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    click.echo(jsonlib.dumps(results, indent=2) if as_json else format_report(results))
+
+
 @main.group()
 def corpus() -> None:
     """Work with annotated corpora (the project's, or your own coding)."""
@@ -162,6 +216,18 @@ def _summary(sessions: list[dict], outdir: Path, ext: str) -> None:
                f"{int(df['withdrawal'].sum())} withdrawal and {int(df['confrontation'].sum())} confrontation "
                f"markers -> {outdir}/utterances.{ext}, {outdir}/sessions.{ext}")
 
+
+def _register_page_commands() -> None:
+    """`report` and `study` live in cli_pages.py (the browser-facing part of the CLI)."""
+    try:
+        from .cli_pages import report, study
+    except ImportError:        # until the module exists
+        return
+    main.add_command(report)
+    main.add_command(study)
+
+
+_register_page_commands()
 
 if __name__ == "__main__":
     main()

@@ -34,7 +34,8 @@ _FILLERS = {"so", "and", "but", "well", "um", "uh", "erm", "er", "okay", "ok", "
 _INVITING = {"open_question", "reflection", "empathy", "interpretation"}
 
 for _name, _default in (("prev_turn", None), ("acts", frozenset()), ("rupture", None),
-                        ("marker_scores", None), ("cues", ()), ("role", None)):
+                        ("marker_scores", None), ("cues", ()), ("role", None),
+                        ("next_turn", None), ("prev_client", None)):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=_default)
 

@@ -1,7 +1,8 @@
 """Features of a client turn in context, shared by training and scoring.
 
-A client turn is described by its own words, the words of the therapist turn
-it answers, and a few dense cues: what the therapist turn did (open or closed
+A client turn is described by its own words (and characters), the words of
+the therapist turn it answers and of the therapist turn that follows it (a
+repair attempt there is telling; coders read it too), and a few dense cues: what the therapist turn did (open or closed
 question, reflection, interpretation, suggestion, frame talk), lengths, how
 much the answer takes up what was asked, non-verbal notes, punctuation, and
 (for the fused model) the rule scores per marker. Everything is computed from
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
 from spacy.tokens import Doc
 
 from .components import _View, content_lemmas
@@ -26,17 +29,16 @@ CUE_GROUPS = {
     "sigh": ("sigh",),
     "cry": ("cry", "tear", "sob"),
 }
-TEXT_COLUMNS = ("text", "prev_text")
+TEXT_COLUMNS = ("text", "prev_text", "next_text")
 
 
 def rule_columns() -> list[str]:
     return [f"rule_{m}" for m in load_taxonomy().marker_ids]
 
 
-def dense_columns(with_rules: bool) -> list[str]:
-    cols = ["has_prev", *(f"act_{a}" for a in ACT_FEATURES), "log_words", "prev_log_words", "very_short",
+def dense_columns() -> list[str]:
+    return ["has_prev", "has_next", *(f"act_{a}" for a in ACT_FEATURES), "log_words", "prev_log_words", "very_short",
             "short", "overlap", "shared", *(f"cue_{c}" for c in CUE_GROUPS), "qmark", "exclaim", "no_punct"]
-    return cols + (rule_columns() if with_rules else [])
 
 
 def _cue_flags(cues: tuple[str, ...]) -> dict[str, float]:
@@ -44,12 +46,14 @@ def _cue_flags(cues: tuple[str, ...]) -> dict[str, float]:
 
 
 def turn_row(doc: Doc) -> dict:
-    """One client turn (with ``doc._.prev_turn`` set by the scorer) as a feature row."""
-    prev = doc._.prev_turn
+    """One client turn (with ``prev_turn`` and ``next_turn`` set by the scorer) as a feature row."""
+    prev, nxt = doc._.prev_turn, doc._.next_turn
     view = _View(doc)
     n = view.n_words
     text = doc.text
-    row = {"text": text, "prev_text": prev.text if prev is not None else "", "has_prev": float(prev is not None)}
+    row = {"text": text, "prev_text": prev.text if prev is not None else "",
+           "next_text": nxt.text if nxt is not None else "",
+           "has_prev": float(prev is not None), "has_next": float(nxt is not None)}
     acts = prev._.acts if prev is not None else frozenset()
     row.update({f"act_{a}": float(a in acts) for a in ACT_FEATURES})
     row["log_words"] = math.log1p(n)
@@ -73,3 +77,27 @@ def turn_row(doc: Doc) -> dict:
 
 def frame(docs: list[Doc]) -> pd.DataFrame:
     return pd.DataFrame([turn_row(d) for d in docs])
+
+
+class CompactTfidfVectorizer(TfidfVectorizer):
+    """A ``TfidfVectorizer`` whose saved state keeps the vocabulary as one string array.
+
+    skops writes a dict as one JSON node per entry: a 100k-term vocabulary made
+    a 35 MB schema that took seconds to parse. As a numpy string array it is a
+    few hundred kB and loads at once. Behaviour is unchanged.
+    """
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        vocab = state.pop("vocabulary_", None)
+        state.pop("stop_words_", None)          # introspection only, and the largest attribute
+        if vocab is not None:
+            state["vocabulary_terms_"] = np.array(sorted(vocab, key=vocab.__getitem__), dtype=str)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        terms = state.pop("vocabulary_terms_", None)
+        super().__setstate__(state)
+        if terms is not None:
+            self.vocabulary_ = {t: i for i, t in enumerate(terms.tolist())}

@@ -65,16 +65,25 @@ class Scorer:
         self.marker_ids = load_taxonomy().marker_ids
 
     def docs(self, transcript: Transcript) -> list[Doc]:
+        """Processed docs in order; each client doc knows the therapist turn it answers
+        (``prev_turn``), the client's own previous turn (``prev_client``) and the therapist
+        turn that follows it (``next_turn``)."""
         def stream():
-            prev = None
+            prev = prev_client = None
+            waiting: list[Doc] = []
             for u in transcript.utterances:
                 doc = self.nlp.make_doc(u.words)
                 doc._.cues = u.cues
                 doc._.role = u.speaker
                 if u.speaker == "client":
-                    doc._.prev_turn = prev
+                    doc._.prev_turn, doc._.prev_client = prev, prev_client
+                    prev_client = doc
+                    waiting.append(doc)
                 elif u.speaker == "therapist":
                     prev = doc
+                    for w in waiting:
+                        w._.next_turn = doc
+                    waiting = []
                 yield doc
         return list(self.nlp.pipe(stream(), batch_size=self.batch_size))
 

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedGroupKFold
@@ -29,12 +28,12 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .classifier import CARD_NAME, DIMENSION_MODEL, LABEL_MODEL, TEXT_ONLY_MODEL, FusedModel, save_skops
 from .corpus import corpus_dir
-from .features import dense_columns, frame
+from .features import CompactTfidfVectorizer, dense_columns, frame, rule_columns
 from .formats import read_file
 from .transcript import SpeakerRoles
 
 TOKENS = r"(?u)\b\w[\w']*\b|[?!]"
-C_GRID = (0.5, 1.0, 2.0, 4.0)
+C_GRID = (16.0, 64.0)
 FOLDS = 5
 
 
@@ -71,29 +70,35 @@ def load_labelled(path: str | Path, scorer) -> Labelled:
     return Labelled(docs, pd.DataFrame(rows))
 
 
-def _vectorizer(max_features: int) -> TfidfVectorizer:
-    return TfidfVectorizer(token_pattern=TOKENS, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+def _vectorizer(max_features: int) -> CompactTfidfVectorizer:
+    return CompactTfidfVectorizer(token_pattern=TOKENS, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
                            max_features=max_features, dtype=np.float64)
 
 
-def label_pipeline(with_rules: bool, C: float) -> Pipeline:
-    features = ColumnTransformer([
+def _context_features(with_rules: bool, extra: list | None = None) -> ColumnTransformer:
+    parts = [
         ("text", _vectorizer(30000), "text"),
+        ("chars", CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True,
+                                  max_features=50000, dtype=np.float64), "text"),
         ("prev", _vectorizer(10000), "prev_text"),
-        ("dense", StandardScaler(), dense_columns(with_rules)),
-    ])
+        ("next", _vectorizer(10000), "next_text"),
+        *(extra or []),
+        ("dense", StandardScaler(), dense_columns()),
+    ]
+    if with_rules:     # rule scores in [0, 1], unscaled: scaling them up let the model over-trust them on dev
+        parts.append(("rules", "passthrough", rule_columns()))
+    return ColumnTransformer(parts)
+
+
+def label_pipeline(with_rules: bool, C: float) -> Pipeline:
+    features = _context_features(with_rules)
     return Pipeline([("features", features),
                      ("clf", LogisticRegression(C=C, class_weight="balanced", max_iter=3000))])
 
 
 def dimension_pipeline(with_rules: bool) -> Pipeline:
-    features = ColumnTransformer([
-        ("text", _vectorizer(20000), "text"),
-        ("prev", _vectorizer(8000), "prev_text"),
-        ("subtype", OneHotEncoder(handle_unknown="ignore"), ["subtype"]),
-        ("dense", StandardScaler(), dense_columns(with_rules)),
-    ])
-    return Pipeline([("features", features), ("clf", LogisticRegression(C=1.0, max_iter=3000))])
+    features = _context_features(with_rules, [("subtype", OneHotEncoder(handle_unknown="ignore"), ["subtype"])])
+    return Pipeline([("features", features), ("clf", LogisticRegression(C=4.0, max_iter=3000))])
 
 
 def family_of(labels: pd.Series | np.ndarray) -> np.ndarray:
@@ -116,15 +121,15 @@ def choose_threshold(proba: np.ndarray, classes: list[str], gold_family) -> floa
     return float(grid[int(np.argmax(scores))])
 
 
-def _group_splits(y, groups) -> list:
-    return list(StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=0).split(np.zeros(len(y)), y, groups))
+def _group_splits(y, groups, folds: int = FOLDS) -> list:
+    return list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y, groups))
 
 
-def fit_calibrated(X: pd.DataFrame, y, groups, with_rules: bool, C: float) -> CalibratedClassifierCV:
+def fit_calibrated(X: pd.DataFrame, y, groups, with_rules: bool, C: float, folds: int = FOLDS):
     model = CalibratedClassifierCV(label_pipeline(with_rules, C), method="sigmoid",
-                                   cv=_group_splits(y, groups), ensemble=False)
+                                   cv=_group_splits(y, groups, folds), ensemble=False)
     model.fit(X, y)
-    model.cv = FOLDS     # the index arrays were only needed for fitting; keep the saved file small
+    model.cv = folds     # the index arrays were only needed for fitting; keep the saved file small
     return model
 
 
@@ -136,7 +141,8 @@ def _dev_score(proba, classes, gold: pd.DataFrame) -> tuple[float, float]:
     return fam, sub
 
 
-def train(data: str | Path, out_dir: str | Path, scorer, log=print) -> dict:
+def train(data: str | Path, out_dir: str | Path, scorer, log=print, folds: int = FOLDS,
+          c_grid: tuple = C_GRID) -> dict:
     """Train both variants (fused with rule features, and words-and-context only) and write the model folder."""
     data = Path(data)
     out = Path(out_dir)
@@ -146,25 +152,25 @@ def train(data: str | Path, out_dir: str | Path, scorer, log=print) -> dict:
     has_split = set(gold["split"]) >= {"train", "dev"}
     train_idx = np.flatnonzero(gold["split"] == "train") if has_split else np.arange(len(gold))
     dev_idx = np.flatnonzero(gold["split"] == "dev") if has_split else None
-    card = {"thresholds": {}, "C": {}}
+    card = {"thresholds": {}, "C": {}, "folds": folds}
     for variant, with_rules, fname in (("fused", True, LABEL_MODEL), ("model_only", False, TEXT_ONLY_MODEL)):
         Xt, yt, gt = X.iloc[train_idx], gold["label"].iloc[train_idx], gold["session_id"].iloc[train_idx]
         if has_split:
             best = None
-            for C in C_GRID:
+            for C in c_grid:
                 pipe = label_pipeline(with_rules, C).fit(Xt, yt)
                 fam, sub = _dev_score(pipe.predict_proba(X.iloc[dev_idx]), list(pipe.classes_), gold.iloc[dev_idx])
                 log(f"  {variant} C={C}: dev family macro-F1 {fam:.3f}, subtype macro-F1 {sub:.3f}")
                 if best is None or fam + sub > best[0]:
                     best = (fam + sub, C)
             C = best[1]
-            model = fit_calibrated(Xt, yt, gt, with_rules, C)
+            model = fit_calibrated(Xt, yt, gt, with_rules, C, folds)
             threshold = choose_threshold(model.predict_proba(X.iloc[dev_idx]), list(model.classes_),
                                          gold["family"].iloc[dev_idx])
         else:
-            C = 1.0
-            oof = _out_of_fold(Xt, yt, gt, with_rules, C)
-            model = fit_calibrated(Xt, yt, gt, with_rules, C)
+            C = c_grid[-1]
+            oof = _out_of_fold(Xt, yt, gt, with_rules, C, folds)
+            model = fit_calibrated(Xt, yt, gt, with_rules, C, folds)
             threshold = choose_threshold(oof, list(model.classes_), gold["family"].iloc[train_idx])
         save_skops(model, out / fname)
         card["thresholds"][variant], card["C"][variant] = threshold, C
@@ -175,9 +181,9 @@ def train(data: str | Path, out_dir: str | Path, scorer, log=print) -> dict:
     return card
 
 
-def _out_of_fold(X, y, groups, with_rules, C) -> np.ndarray:
+def _out_of_fold(X, y, groups, with_rules, C, folds) -> np.ndarray:
     proba = None
-    for tr, te in _group_splits(y, groups):
+    for tr, te in _group_splits(y, groups, folds):
         pipe = label_pipeline(with_rules, C).fit(X.iloc[tr], y.iloc[tr])
         p = pipe.predict_proba(X.iloc[te])
         if proba is None:

@@ -1,9 +1,10 @@
 """Assemble the annotated corpus from the writers' batch files (a one-off, kept for provenance).
 
-    python scripts/build_corpus.py RAW_DIR [--adjudication data/corpus/adjudication.jsonl]
+    python scripts/build_corpus.py RAW_DIR [--changes CHANGES.jsonl ...]
 
 Reads RAW_DIR/batch_NN.jsonl and batch_NN.sessions.jsonl, applies the
-adjudicated label changes, assigns the fixed split by session (70/15/15,
+label changes (adjudicated disagreements, then the corpus-wide corrections
+that adjudication called for), assigns the fixed split by session (70/15/15,
 stratified by batch and ASR style, hash-ordered so it is stable) and writes
 data/corpus/corpus.jsonl and data/corpus/sessions.jsonl. The raw batches are
 not kept in the repository: the corpus files are the artifact.
@@ -25,7 +26,9 @@ KEYS = ["session_id", "turn", "speaker", "text", "start", "marker", "subtype", "
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("raw_dir", type=Path)
-    ap.add_argument("--adjudication", type=Path, default=corpus_dir() / "adjudication.jsonl")
+    ap.add_argument("--changes", type=Path, nargs="*",
+                    default=[corpus_dir() / "adjudication.jsonl", corpus_dir() / "corrections.jsonl"],
+                    help="label changes to apply, in order (adjudicated disagreements, then corrections)")
     args = ap.parse_args()
     utts, metas = [], []
     for f in sorted(args.raw_dir.glob("batch_*.jsonl")):
@@ -35,10 +38,11 @@ def main() -> None:
         metas.extend(json.loads(line) for line in f.with_name(f.stem + ".sessions.jsonl").open(encoding="utf-8")
                      if line.strip())
     changes = {}
-    if args.adjudication.exists():
-        for line in args.adjudication.open(encoding="utf-8"):
-            c = json.loads(line)
-            changes[(c["session_id"], c["turn"])] = c["final"]
+    for path in args.changes:
+        if path.exists():
+            for line in path.open(encoding="utf-8"):
+                c = json.loads(line)
+                changes[(c["session_id"], c["turn"])] = c["final"]
     applied = 0
     for u in utts:
         final = changes.get((u["session_id"], u["turn"]))
@@ -51,7 +55,7 @@ def main() -> None:
     out = corpus_dir()
     write_jsonl(out / "corpus.jsonl", ({k: u.get(k, "") for k in KEYS} for u in utts))
     write_jsonl(out / "sessions.jsonl", sessions.drop(columns="batch").to_dict("records"))
-    print(f"{len(utts)} utterances, {len(sessions)} sessions, {applied} adjudicated changes applied; "
+    print(f"{len(utts)} utterances, {len(sessions)} sessions, {applied} label changes applied; "
           f"split {sessions['split'].value_counts().to_dict()}")
 
 

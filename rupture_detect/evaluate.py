@@ -1,0 +1,102 @@
+"""Agreement between the tool and a gold-annotated table, for rules only, model only and fused.
+
+Per family (none / withdrawal / confrontation) and per subtype: precision,
+recall and F1; macro-F1; Cohen's kappa; dimension accuracy on turns both
+sides flagged with the same family; and the family confusion matrix. The unit
+is the client turn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from .scoring import rules_decision
+from .taxonomy import load_taxonomy
+
+FAMILY_LABELS = ["none", "withdrawal", "confrontation"]
+SYSTEMS = ("rules", "model", "fused")
+
+
+def metrics(gold: pd.DataFrame, pred: pd.DataFrame) -> dict:
+    """``gold`` and ``pred`` have columns family, label (none or marker id), dimension; aligned rows."""
+    markers = list(load_taxonomy().marker_ids)
+    out: dict = {"n_client_turns": len(gold)}
+    p, r, f, s = precision_recall_fscore_support(gold["family"], pred["family"], labels=FAMILY_LABELS,
+                                                 zero_division=0)
+    out["family"] = {lab: {"precision": p[i], "recall": r[i], "f1": f[i], "support": int(s[i])}
+                     for i, lab in enumerate(FAMILY_LABELS)}
+    out["family_macro_f1"] = float(np.mean(f))
+    out["family_kappa"] = float(cohen_kappa_score(gold["family"], pred["family"]))
+    p, r, f, s = precision_recall_fscore_support(gold["label"], pred["label"], labels=markers, zero_division=0)
+    out["subtype"] = {lab: {"precision": p[i], "recall": r[i], "f1": f[i], "support": int(s[i])}
+                      for i, lab in enumerate(markers)}
+    out["subtype_macro_f1"] = float(f1_score(gold["label"], pred["label"], labels=markers, average="macro",
+                                             zero_division=0))
+    out["subtype_kappa"] = float(cohen_kappa_score(gold["label"], pred["label"]))
+    both = (gold["family"].values != "none") & (gold["family"].values == pred["family"].values)
+    out["dimension_accuracy"] = float((gold["dimension"].values[both] == pred["dimension"].values[both]).mean()) \
+        if both.any() else float("nan")
+    out["dimension_n"] = int(both.sum())
+    out["family_confusion"] = {"labels": FAMILY_LABELS,
+                               "matrix": confusion_matrix(gold["family"], pred["family"],
+                                                          labels=FAMILY_LABELS).tolist()}
+    return out
+
+
+def _frame(decisions) -> pd.DataFrame:
+    return pd.DataFrame({"family": [d.family for d in decisions],
+                         "label": [d.subtype if d.family != "none" else "none" for d in decisions],
+                         "dimension": [d.dimension for d in decisions]})
+
+
+def evaluate(gold_path: str | Path, model_dir: str | Path | None, scorer, split: str | None = None,
+             systems=SYSTEMS) -> dict:
+    """Metrics per system on a gold table (a corpus folder's ``split``, or the whole table)."""
+    from .classifier import FusedModel
+    from .training import load_labelled
+    lab = load_labelled(gold_path, scorer)
+    keep = np.arange(len(lab.docs))
+    if split:
+        keep = np.flatnonzero(lab.gold["split"].values == split)
+        if not len(keep):
+            raise ValueError(f"{gold_path}: no client turns in split {split!r}")
+    docs = [lab.docs[i] for i in keep]
+    gold = lab.gold.iloc[keep].reset_index(drop=True)
+    results = {"gold": str(gold_path), "split": split or "all", "sessions": int(gold["session_id"].nunique())}
+    for system in systems:
+        if system == "rules":
+            decisions = [rules_decision(d) for d in docs]
+        else:
+            if model_dir is None:
+                continue
+            decisions = FusedModel.load(model_dir, "fused" if system == "fused" else "model_only").decide(docs)
+        results[system] = metrics(gold, _frame(decisions))
+    return results
+
+
+def format_report(results: dict) -> str:
+    systems = [s for s in SYSTEMS if s in results]
+    lines = [f"gold: {results['gold']} (split: {results['split']}, {results['sessions']} sessions, "
+             f"{results[systems[0]]['n_client_turns']} client turns)", ""]
+    head = f"{'':<30}" + "".join(f"{s:>10}" for s in systems)
+    lines += [head, "-" * len(head)]
+    for key, label in (("family_macro_f1", "family macro-F1"), ("family_kappa", "family kappa"),
+                       ("subtype_macro_f1", "subtype macro-F1"), ("subtype_kappa", "subtype kappa"),
+                       ("dimension_accuracy", "dimension accuracy")):
+        lines.append(f"{label:<30}" + "".join(f"{results[s][key]:>10.3f}" for s in systems))
+    lines += ["", "F1 per family / subtype:", head, "-" * len(head)]
+    for fam in FAMILY_LABELS:
+        lines.append(f"{fam:<30}" + "".join(f"{results[s]['family'][fam]['f1']:>10.3f}" for s in systems))
+    for sub in load_taxonomy().marker_ids:
+        lines.append(f"  {sub:<28}" + "".join(f"{results[s]['subtype'][sub]['f1']:>10.3f}" for s in systems))
+    best = systems[-1]
+    cm = results[best]["family_confusion"]
+    lines += ["", f"family confusion ({best}; rows gold, columns predicted):",
+              f"{'':<16}" + "".join(f"{c:>15}" for c in cm["labels"])]
+    for lab, row in zip(cm["labels"], cm["matrix"]):
+        lines.append(f"{lab:<16}" + "".join(f"{v:>15}" for v in row))
+    return "\n".join(lines)
