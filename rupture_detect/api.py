@@ -15,7 +15,9 @@ import pandas as pd
 from .batch import ReadOptions, expand_inputs, iter_results, roles_for
 from .formats import transcripts_from_frame
 from .pipeline import load_pipeline, models_dir
+from .episodes import EPISODE_COLUMNS
 from .scoring import SESSION_COLUMNS, UTTERANCE_COLUMNS, Scorer
+from .segments import segment_columns
 
 DEFAULT_MODEL = "default"
 CLASSIFIER_DIRNAME = "classifier"
@@ -41,6 +43,8 @@ def make_scorer(model=DEFAULT_MODEL, threshold: float | None = None) -> Scorer:
 class Scores:
     utterances: pd.DataFrame
     sessions: pd.DataFrame
+    episodes: pd.DataFrame
+    segments: pd.DataFrame
     errors: list[str] = field(default_factory=list)
 
     def flagged(self) -> pd.DataFrame:
@@ -59,15 +63,16 @@ def score(source, *, therapist=(), speakers: dict | None = None, columns: dict |
     """
     therapist = (therapist,) if isinstance(therapist, str) else tuple(therapist)
     options = ReadOptions(fmt=fmt, columns=columns or {}, speakers=speakers or {}, therapists=therapist)
-    rows: list[dict] = []
-    sessions: list[dict] = []
+    tables: dict[str, list[dict]] = {"rows": [], "sessions": [], "episodes": [], "segments": []}
     errors: list[str] = []
     if isinstance(source, pd.DataFrame):
         scorer = make_scorer(model, threshold)
         for t in transcripts_from_frame(source, roles_for(options, {}), columns):
-            r, s = scorer.score(t)
-            rows.extend(r)
-            sessions.append(s)
+            scored = scorer.score(t)
+            tables["rows"].extend(scored.rows)
+            tables["sessions"].append(scored.session)
+            tables["episodes"].extend(scored.episodes)
+            tables["segments"].extend(scored.segments)
     else:
         items = [source] if isinstance(source, (str, Path)) else list(source)
         files, missing = expand_inputs(items)
@@ -75,9 +80,11 @@ def score(source, *, therapist=(), speakers: dict | None = None, columns: dict |
         for result in iter_results(files, options, model, threshold, jobs):
             if result.error:
                 errors.append(result.error)
-            rows.extend(result.rows)
-            sessions.extend(result.sessions)
-        if not sessions and errors:
+            for key in tables:
+                tables[key].extend(getattr(result, key))
+        if not tables["sessions"] and errors:
             raise ValueError(errors[0] if len(errors) == 1 else "\n".join(errors))
-    return Scores(pd.DataFrame(rows, columns=UTTERANCE_COLUMNS),
-                  pd.DataFrame(sessions, columns=SESSION_COLUMNS), errors)
+    return Scores(pd.DataFrame(tables["rows"], columns=UTTERANCE_COLUMNS),
+                  pd.DataFrame(tables["sessions"], columns=SESSION_COLUMNS),
+                  pd.DataFrame(tables["episodes"], columns=EPISODE_COLUMNS),
+                  pd.DataFrame(tables["segments"], columns=segment_columns()), errors)

@@ -35,6 +35,8 @@ class FileResult:
     path: str
     rows: list = field(default_factory=list)
     sessions: list = field(default_factory=list)
+    episodes: list = field(default_factory=list)
+    segments: list = field(default_factory=list)
     error: str | None = None
 
 
@@ -96,22 +98,29 @@ def score_file(job: tuple[Path, dict, ReadOptions], scorer=None) -> FileResult:
         transcripts = read_file(path, roles_for(options, roster), options.fmt, options.columns or None)
         lines = []
         for transcript in transcripts:
-            rows, session = scorer.score(transcript)
-            result.rows.extend(rows)
+            scored = scorer.score(transcript)
+            result.rows.extend(scored.rows)
             lines.extend(u.line or 0 for u in transcript.utterances)
-            result.sessions.append(session)
+            result.sessions.append(scored.session)
+            result.episodes.extend(scored.episodes)
+            result.segments.extend(scored.segments)
         if len(transcripts) > 1:       # interleaved sessions in one table: rows back in input order
             result.rows = [r for _, r in sorted(zip(lines, result.rows), key=lambda lr: lr[0])]
     except (TranscriptError, ValueError) as err:
-        result.rows, result.sessions, result.error = [], [], str(err)
+        result = FileResult(str(path), error=str(err))
     return result
 
 
 def iter_results(files: list[tuple[Path, dict]], options: ReadOptions, model_spec=None,
-                 threshold: float | None = None, jobs: int = 1) -> Iterator[FileResult]:
+                 threshold: float | None = None, jobs: int = 1, segment_minutes: float | None = None,
+                 segment_turns: int | None = None) -> Iterator[FileResult]:
     """Score files in order; with ``jobs > 1``, forked workers share the scorer loaded here once."""
     from .api import make_scorer
     scorer = make_scorer(model_spec, threshold=threshold)
+    if segment_minutes:
+        scorer.segment_minutes = segment_minutes
+    if segment_turns:
+        scorer.segment_turns = segment_turns
     jobs_list = [(path, roster, options) for path, roster in files]
     if jobs <= 1 or len(jobs_list) < 2:
         for job in jobs_list:

@@ -30,6 +30,7 @@ CARD_NAME = "model_card.json"
 LABEL_MODEL = "fused.skops"
 TEXT_ONLY_MODEL = "model_only.skops"
 DIMENSION_MODEL = "dimension.skops"
+STRATEGY_MODEL = "strategies.skops"
 
 # Everything a saved model may contain beyond what skops trusts by default.
 TRUSTED_TYPES = frozenset({
@@ -46,6 +47,8 @@ TRUSTED_TYPES = frozenset({
     "sklearn.preprocessing._label.LabelEncoder",
     "sklearn.utils._bunch.Bunch",
     "sklearn.model_selection._split.StratifiedGroupKFold",
+    "sklearn.multiclass.OneVsRestClassifier",
+    "sklearn.preprocessing._label.LabelBinarizer",
     "collections.OrderedDict",
     "builtins.slice",
     "numpy.dtype",
@@ -91,6 +94,7 @@ class FusedModel:
         self.with_rules = with_rules
         self.dimension_model = dimension_model
         self.card = card or {}
+        self.strategy_detector = None
         tax = load_taxonomy()
         self.classes = list(label_model.classes_)
         self.family_of = np.array([tax.family_of(c) if c != "none" else "none" for c in self.classes])
@@ -108,7 +112,12 @@ class FusedModel:
         dim_path = path / DIMENSION_MODEL
         dim = load_skops(dim_path) if card.get("dimension_source") == "model" and dim_path.exists() else None
         threshold = card["thresholds"][variant]
-        return cls(label_model, threshold, with_rules=(variant == "fused"), dimension_model=dim, card=card)
+        model = cls(label_model, threshold, with_rules=(variant == "fused"), dimension_model=dim, card=card)
+        if "strategies" in card and (path / STRATEGY_MODEL).exists():
+            from .strategies import StrategyDetector
+            model.strategy_detector = StrategyDetector(load_skops(path / STRATEGY_MODEL),
+                                                       card["strategies"]["thresholds"])
+        return model
 
     def probabilities(self, docs) -> tuple[np.ndarray, "object"]:
         X = frame(docs)

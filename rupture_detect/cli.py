@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -64,19 +65,29 @@ def main() -> None:
 @click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0,
               help="Worker processes, each scoring whole files (default 0: one per core when there are "
                    "at least 4 files, else 1).")
+@click.option("--segment-minutes", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
+              help="Segment length for sessions with timestamps (3RS uses five minutes).")
+@click.option("--segment-turns", type=click.IntRange(2, 1000), default=40, show_default=True,
+              help="Segment length in utterances for sessions without timestamps.")
+@click.option("--charts/--no-charts", default=True, show_default=True,
+              help="Draw a timeline chart per session (OUTDIR/charts/<session>.png and .svg).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def score(inputs, outdir, out_format, input_format, therapist, client, speaker_map, speakers_file, column_map,
-          model_dir, rules_only, jobs, quiet):
+          model_dir, rules_only, jobs, segment_minutes, segment_turns, charts, quiet):
     """Score transcripts: INPUTS are files, folders or globs (default: the bundled samples).
 
-    Writes OUTDIR/utterances.csv (one row per input utterance, in input order)
-    and OUTDIR/sessions.csv (one row per session), atomically.
+    Writes, atomically, OUTDIR/utterances.csv (one row per input utterance, in
+    input order), sessions.csv, episodes.csv and segments.csv (columns in
+    docs/outputs.md), and a timeline chart per session.
     """
     from tqdm import tqdm
 
     from .batch import ReadOptions, expand_inputs, iter_results, read_roster
     from .output import TableWriter
-    from .scoring import SESSION_COLUMNS, SESSION_TYPES, UTTERANCE_COLUMNS, UTTERANCE_TYPES
+    from .episodes import EPISODE_COLUMNS
+    from .scoring import (EPISODE_TYPES, SEGMENT_TYPES, SESSION_COLUMNS, SESSION_TYPES, UTTERANCE_COLUMNS,
+                          UTTERANCE_TYPES)
+    from .segments import segment_columns
     from .transcript import SpeakerRoles
 
     if not inputs:
@@ -102,17 +113,24 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
     n_sessions = 0
     sessions_all = []
     show = not quiet and sys.stderr.isatty()
-    with TableWriter(outdir / f"utterances.{ext}", UTTERANCE_COLUMNS, out_format, UTTERANCE_TYPES) as utt_out, \
-            TableWriter(outdir / f"sessions.{ext}", SESSION_COLUMNS, out_format, SESSION_TYPES) as ses_out:
+    tables = {"rows": ("utterances", UTTERANCE_COLUMNS, UTTERANCE_TYPES),
+              "sessions": ("sessions", SESSION_COLUMNS, SESSION_TYPES),
+              "episodes": ("episodes", EPISODE_COLUMNS, EPISODE_TYPES),
+              "segments": ("segments", segment_columns(), SEGMENT_TYPES)}
+    with ExitStack() as stack:
+        writers = {key: stack.enter_context(TableWriter(outdir / f"{name}.{ext}", cols, out_format, types))
+                   for key, (name, cols, types) in tables.items()}
         bar = tqdm(total=len(files), unit="file", disable=not show, desc="scoring")
-        for result in iter_results(files, options, model, None, jobs):
+        for result in iter_results(files, options, model, None, jobs, segment_minutes, segment_turns):
             bar.update(1)
             if result.error:
                 failed.append(result.error)
                 bar.write(f"error: {result.error}", file=sys.stderr)
                 continue
-            utt_out.write(result.rows)
-            ses_out.write(result.sessions)
+            for key, writer in writers.items():
+                writer.write(getattr(result, key))
+            if charts:
+                _draw_charts(result, outdir / "charts")
             n_sessions += len(result.sessions)
             sessions_all.extend(result.sessions)
         bar.close()
@@ -204,17 +222,27 @@ def corpus_validate(path):
     click.echo("corpus ok.")
 
 
+def _draw_charts(result, folder: Path) -> None:
+    from .charts import timeline
+    by_session: dict[str, list[dict]] = {}
+    for r in result.rows:
+        by_session.setdefault(str(r["session_id"]), []).append(r)
+    for sid, rows in by_session.items():
+        timeline(sid, rows, [e for e in result.episodes if str(e["session_id"]) == sid], folder)
+
+
 def _summary(sessions: list[dict], outdir: Path, ext: str) -> None:
     if not sessions:
         return
     import pandas as pd
     df = pd.DataFrame(sessions)
-    cols = ["session_id", "utterances", "client_turns", "withdrawal", "confrontation",
-            "strain_bond", "strain_task", "strain_goal"]
+    cols = ["session_id", "utterances", "client_turns", "withdrawal", "confrontation", "episodes",
+            "resolution_rate", "strain_bond", "strain_task", "strain_goal"]
     click.echo(df[cols].to_string(index=False))
     click.echo(f"\n{len(df)} session(s), {int(df['utterances'].sum())} utterances, "
                f"{int(df['withdrawal'].sum())} withdrawal and {int(df['confrontation'].sum())} confrontation "
-               f"markers -> {outdir}/utterances.{ext}, {outdir}/sessions.{ext}")
+               f"markers, {int(df['episodes'].sum())} episodes -> {outdir}/ (utterances, sessions, episodes, "
+               f"segments .{ext}; charts/)")
 
 
 def _register_page_commands() -> None:

@@ -75,7 +75,25 @@ def evaluate(gold_path: str | Path, model_dir: str | Path | None, scorer, split:
                 continue
             decisions = FusedModel.load(model_dir, "fused" if system == "fused" else "model_only").decide(docs)
         results[system] = metrics(gold, _frame(decisions))
+    results["strategies"] = _strategy_results(lab, split, model_dir)
     return results
+
+
+def _strategy_results(lab, split: str | None, model_dir) -> dict:
+    """Strategy detection on therapist turns: rules alone and the trained detector."""
+    from .classifier import FusedModel
+    from .strategies import StrategyDetector, gold_matrix, rule_matrix, strategy_metrics
+    keep = [i for i, s in enumerate(lab.therapist_gold["split"].values) if not split or s == split]
+    docs = [lab.therapist_docs[i] for i in keep]
+    Y = gold_matrix(lab.therapist_gold["strategy"].iloc[keep])
+    out = {"n_therapist_turns": len(docs), "rules": strategy_metrics(Y, rule_matrix(docs))}
+    detector = FusedModel.load(model_dir).strategy_detector if model_dir is not None else None
+    if detector is not None:
+        ids = StrategyDetector().ids
+        found = detector.detect(docs)
+        P = [[s in chosen for s in ids] for chosen, _ in found]
+        out["model"] = strategy_metrics(Y, __import__("numpy").array(P, dtype=int))
+    return out
 
 
 def format_report(results: dict) -> str:
@@ -93,6 +111,14 @@ def format_report(results: dict) -> str:
         lines.append(f"{fam:<30}" + "".join(f"{results[s]['family'][fam]['f1']:>10.3f}" for s in systems))
     for sub in load_taxonomy().marker_ids:
         lines.append(f"  {sub:<28}" + "".join(f"{results[s]['subtype'][sub]['f1']:>10.3f}" for s in systems))
+    strat = results.get("strategies")
+    if strat:
+        names = [k for k in ("rules", "model") if k in strat]
+        lines += ["", f"strategy detection on {strat['n_therapist_turns']} therapist turns (F1):",
+                  f"{'':<30}" + "".join(f"{n:>10}" for n in names)]
+        lines.append(f"{'macro-F1':<30}" + "".join(f"{strat[n]['macro_f1']:>10.3f}" for n in names))
+        for sid in load_taxonomy().strategy_ids:
+            lines.append(f"  {sid:<28}" + "".join(f"{strat[n]['f1'][sid]:>10.3f}" for n in names))
     best = systems[-1]
     cm = results[best]["family_confusion"]
     lines += ["", f"family confusion ({best}; rows gold, columns predicted):",

@@ -2,7 +2,7 @@
 
 ``spacy.blank("en")`` + ``sentencizer`` + lookup ``lemmatizer`` (tables from
 ``spacy-lookups-data``, read once at ``initialize()``) + ``dialogue_acts`` +
-``rupture_markers``. No model download. The saved pipeline in
+``repair_strategies`` (therapist turns) + ``rupture_markers`` (client turns). No model download. The saved pipeline in
 ``models/pipeline`` carries just the English lookup table, so loading it never
 needs the 99 MB lookups package.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import spacy
 from spacy.language import Language
 
-from . import components  # noqa: F401  registers the factories even without entry points
+from . import components, strategies  # noqa: F401  registers the factories even without entry points
 
 PIPELINE_DIRNAME = "pipeline"
 
@@ -32,6 +32,7 @@ def build_pipeline(threshold: float = 0.5) -> Language:
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     nlp.add_pipe("dialogue_acts")
+    nlp.add_pipe("repair_strategies")
     nlp.add_pipe("rupture_markers", config={"threshold": threshold})
     nlp.initialize()
     return nlp

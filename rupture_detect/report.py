@@ -130,7 +130,7 @@ def strategy_items(ids, used=()) -> list[dict]:
 
 # ---------------------------------------------------------------- evidence
 
-_PAIR = re.compile(r'([A-Z][A-Z0-9]*-\d+)\s+"(.*?)"(?=\s*;|\s*$)')
+_PAIR = re.compile(r'(?<![\w-])([A-Z][A-Z0-9]*-\d+)\s+"(.*?)"(?=\s*;|\s*$)')
 _MODEL = re.compile(r"model p=([0-9.]+)")
 
 
@@ -147,18 +147,12 @@ class Evidence:
 
 def parse_evidence(text) -> Evidence:
     """``DEN-01 "I'm fine"; model p=0.83`` -> rule/text pairs, the model probability, anything else."""
-    pairs, model_p, other = [], None, []
-    for part in re.split(r';\s*(?=[A-Z][A-Z0-9]*-\d+\s+"|model p=)', _str(text)):
-        part = part.strip().rstrip(";").strip()
-        if not part:
-            continue
-        if m := _PAIR.fullmatch(part):
-            pairs.append((m.group(1), m.group(2)))
-        elif m := _MODEL.fullmatch(part):
-            model_p = m.group(1)
-        else:
-            other.append(part)
-    return Evidence(pairs, model_p, other)
+    text = _str(text)
+    pairs = [(m.group(1), m.group(2)) for m in _PAIR.finditer(text)]
+    rest = _PAIR.sub("", text)
+    model = _MODEL.search(rest)
+    other = [p.strip() for p in _MODEL.sub("", rest).split(";") if p.strip()]
+    return Evidence(pairs, model.group(1) if model else None, other)
 
 
 def _pattern(quote: str) -> re.Pattern | None:

@@ -50,7 +50,9 @@ WHEN_KEYS = {
 }
 MODIFIER_CATEGORIES = ("negated", "engaged", "reported", "exploring")
 DIRECTIONS = ("before", "after", "turn")   # where the cue sits relative to the target
-_RULE_KEYS = {"id", "marker", "act", "weight", "phrases", "pattern", "check", "params", "when",
+FACTORS = ("critical", "presses_agenda", "long_self_disclosure")
+KINDS = {"marker": "marker", "act": "act", "strategy": "strategy", "factor": "factor"}   # kind -> label key
+_RULE_KEYS = {"id", "marker", "act", "strategy", "factor", "weight", "phrases", "pattern", "check", "params", "when",
               "suppress", "dimension", "note"}
 
 
@@ -91,9 +93,10 @@ def parse_rule(obj: dict, where: str, kind: str) -> Rule:
         _fail(where, f"unknown keys {sorted(unknown)}")
     if not isinstance(obj.get("id"), str) or not obj["id"]:
         _fail(where, "missing 'id'")
-    label_key = "marker" if kind == "marker" else "act"
+    label_key = KINDS[kind]
     label = obj.get(label_key)
-    allowed = load_taxonomy().marker_ids if kind == "marker" else ACTS
+    allowed = {"marker": lambda: load_taxonomy().marker_ids, "act": lambda: ACTS,
+               "strategy": lambda: load_taxonomy().strategy_ids, "factor": lambda: FACTORS}[kind]()
     if label not in allowed:
         _fail(where, f"rule {obj['id']}: {label_key} {label!r} is not one of {list(allowed)}")
     ways = [k for k in ("phrases", "pattern", "check") if k in obj]
@@ -146,8 +149,9 @@ def _packaged(name: str) -> tuple[str, str]:
 
 
 def load_rules(kind: str, path: str | Path | None = None) -> list[Rule]:
-    """Marker (``kind='marker'``) or act (``kind='act'``) rules, from the package or a file."""
-    fname = "markers.jsonl" if kind == "marker" else "acts.jsonl"
+    """Rules of one kind (marker, act, strategy, factor), from the package or a file."""
+    fname = {"marker": "markers.jsonl", "act": "acts.jsonl", "strategy": "strategies.jsonl",
+             "factor": "factors.jsonl"}[kind]
     text, name = (Path(path).read_text("utf-8"), str(path)) if path else _packaged(fname)
     rules = [parse_rule(obj, where, kind) for where, obj in _read_jsonl(text, name)]
     seen: set[str] = set()

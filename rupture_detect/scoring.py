@@ -9,11 +9,13 @@ memory holds one transcript at a time, never the corpus.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from . import episodes as episodes_mod
+from . import segments as segments_mod
 from .strain import SessionStrain, suggest
 from .taxonomy import load_taxonomy
 from .transcript import Transcript
@@ -50,6 +52,15 @@ def rules_decision(doc: Doc) -> Decision:
     return Decision(r.family, r.subtype, r.dimension, r.confidence, format_evidence(r.evidence))
 
 
+@dataclass
+class Scored:
+    """Everything scored from one transcript: rows for each output table."""
+    rows: list[dict]
+    session: dict
+    episodes: list[dict] = field(default_factory=list)
+    segments: list[dict] = field(default_factory=list)
+
+
 class Scorer:
     """Holds the pipeline (and, when given, a trained model) and scores transcripts.
 
@@ -58,11 +69,15 @@ class Scorer:
     rules decide alone.
     """
 
-    def __init__(self, nlp: Language, model=None, batch_size: int = 256):
+    def __init__(self, nlp: Language, model=None, batch_size: int = 256,
+                 segment_minutes: float = segments_mod.SEGMENT_MINUTES, segment_turns: int = segments_mod.SEGMENT_TURNS):
+        from .strategies import StrategyDetector
         self.nlp = nlp
         self.model = model
         self.batch_size = batch_size
         self.marker_ids = load_taxonomy().marker_ids
+        self.strategies = getattr(model, "strategy_detector", None) or StrategyDetector()
+        self.segment_minutes, self.segment_turns = segment_minutes, segment_turns
 
     def docs(self, transcript: Transcript) -> list[Doc]:
         """Processed docs in order; each client doc knows the therapist turn it answers
@@ -81,6 +96,7 @@ class Scorer:
                     waiting.append(doc)
                 elif u.speaker == "therapist":
                     prev = doc
+                    doc._.prev_client = prev_client
                     for w in waiting:
                         w._.next_turn = doc
                     waiting = []
@@ -95,9 +111,12 @@ class Scorer:
             made = [rules_decision(docs[i]) for i in client]
         return dict(zip(client, made))
 
-    def score(self, transcript: Transcript) -> tuple[list[dict], dict]:
+    def score(self, transcript: Transcript) -> Scored:
         docs = self.docs(transcript)
         decided = self.decisions(docs)
+        therapist = [i for i, d in enumerate(docs) if d._.role == "therapist"]
+        strategies = dict(zip(therapist, self.strategies.detect([docs[i] for i in therapist])))
+        suggestions: dict[int, list[str]] = {}
         strain = SessionStrain()
         counts = dict.fromkeys(self.marker_ids, 0)
         family_counts = {"withdrawal": 0, "confrontation": 0}
@@ -114,17 +133,23 @@ class Scorer:
                 if flagged:
                     counts[d.subtype] += 1
                     family_counts[d.family] += 1
+                    suggestions[i] = suggest(d.subtype, d.dimension, recurring)
                     row.update(subtype=d.subtype, dimension=d.dimension,
-                               suggested_strategies=";".join(suggest(d.subtype, d.dimension, recurring)))
+                               suggested_strategies=";".join(suggestions[i]))
             rows.append(row)
+        factors = episodes_mod.therapist_factors(transcript.utterances, docs, decided)
+        episodes = episodes_mod.build(transcript, docs, decided, strategies, factors, suggestions)
+        segments = segments_mod.build(transcript, decided, strategies, episodes,
+                                      self.segment_minutes, self.segment_turns)
         session = {
             "session_id": transcript.session_id, "source": transcript.source,
             "utterances": len(rows), "client_turns": strain.client_turns,
             "therapist_turns": sum(u.speaker == "therapist" for u in transcript.utterances),
             "flagged": sum(family_counts.values()), **family_counts,
             **{f"n_{m}": c for m, c in counts.items()}, **strain.scores(),
+            **episodes_mod.summarise(episodes, factors),
         }
-        return rows, session
+        return Scored(rows, session, episodes, segments)
 
 
 UTTERANCE_TYPES = {"confidence": "float", "start": "float", "end": "float"}
@@ -132,6 +157,11 @@ UTTERANCE_TYPES = {"confidence": "float", "start": "float", "end": "float"}
 SESSION_COLUMNS = (["session_id", "source", "utterances", "client_turns", "therapist_turns", "flagged",
                     "withdrawal", "confrontation"]
                    + [f"n_{m}" for m in load_taxonomy().marker_ids]
-                   + ["strain_bond", "strain_task", "strain_goal"])
-SESSION_TYPES = {c: ("float" if c.startswith("strain_") else "int") for c in SESSION_COLUMNS
-                 if c not in ("session_id", "source")}
+                   + ["strain_bond", "strain_task", "strain_goal", "episodes", "resolved", "partly_resolved",
+                      "unresolved", "resolution_rate"] + [f"tf_{f}" for f in episodes_mod.FACTORS])
+SESSION_TYPES = {c: ("float" if c.startswith("strain_") or c == "resolution_rate" else "int")
+                 for c in SESSION_COLUMNS if c not in ("session_id", "source")}
+EPISODE_TYPES = {"episode": "int", "start": "float", "confidence": "float", "recurrences": "int"}
+SEGMENT_TYPES = {"segment": "int", "start": "float", "end": "float", "client_turns": "int",
+                 "withdrawal_significance": "int", "confrontation_significance": "int",
+                 **{f"n_{m}": "int" for m in load_taxonomy().marker_ids}}

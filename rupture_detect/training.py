@@ -26,7 +26,8 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .classifier import CARD_NAME, DIMENSION_MODEL, LABEL_MODEL, TEXT_ONLY_MODEL, FusedModel, save_skops
+from .classifier import (CARD_NAME, DIMENSION_MODEL, LABEL_MODEL, STRATEGY_MODEL, TEXT_ONLY_MODEL, FusedModel,
+                         save_skops)
 from .corpus import corpus_dir
 from .features import CompactTfidfVectorizer, dense_columns, frame, rule_columns
 from .formats import read_file
@@ -39,9 +40,11 @@ FOLDS = 5
 
 @dataclass
 class Labelled:
-    """Client turns of an annotated table: their docs and gold labels (one row per doc)."""
+    """Turns of an annotated table: docs and gold labels (one row per doc), client and therapist."""
     docs: list
     gold: pd.DataFrame      # session_id, turn, split, label (none or marker id), family, dimension
+    therapist_docs: list
+    therapist_gold: pd.DataFrame    # session_id, turn, split, strategy (ids joined by ';')
 
 
 def load_labelled(path: str | Path, scorer) -> Labelled:
@@ -55,19 +58,24 @@ def load_labelled(path: str | Path, scorer) -> Labelled:
             if line.strip():
                 m = json.loads(line)
                 splits[m["session_id"]] = m.get("split", "")
-    docs, rows = [], []
+    docs, rows, tdocs, trows = [], [], [], []
     for transcript in read_file(table, SpeakerRoles()):
         for u, doc in zip(transcript.utterances, scorer.docs(transcript)):
+            split = splits.get(u.session_id, str(u.extra.get("split") or ""))
+            if u.speaker == "therapist":
+                tdocs.append(doc)
+                trows.append({"session_id": u.session_id, "turn": u.turn, "split": split,
+                              "strategy": str(u.extra.get("strategy") or "")})
             if u.speaker != "client":
                 continue
             subtype = str(u.extra.get("subtype") or "")
             family = str(u.extra.get("marker") or "none")
             docs.append(doc)
-            rows.append({"session_id": u.session_id, "turn": u.turn,
-                         "split": splits.get(u.session_id, str(u.extra.get("split") or "")),
+            rows.append({"session_id": u.session_id, "turn": u.turn, "split": split,
                          "label": subtype if family != "none" and subtype else "none", "family": family,
                          "dimension": str(u.extra.get("dimension") or "")})
-    return Labelled(docs, pd.DataFrame(rows))
+    return Labelled(docs, pd.DataFrame(rows), tdocs,
+                    pd.DataFrame(trows, columns=["session_id", "turn", "split", "strategy"]))
 
 
 def _vectorizer(max_features: int) -> CompactTfidfVectorizer:
@@ -176,6 +184,7 @@ def train(data: str | Path, out_dir: str | Path, scorer, log=print, folds: int =
         card["thresholds"][variant], card["C"][variant] = threshold, C
         log(f"{variant}: C={C}, threshold {threshold:.2f}")
     card["dimension_source"] = _train_dimension(X, gold, train_idx, dev_idx, out, log)
+    card["strategies"] = _train_strategies(lab, has_split, out, log, folds)
     card.update(_card_facts(data, gold, has_split))
     (out / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card
@@ -213,6 +222,30 @@ def _train_dimension(X, gold, train_idx, dev_idx, out: Path, log) -> str:
         save_skops(model, out / DIMENSION_MODEL)
         return "model"
     return "prior"
+
+
+def _train_strategies(lab: Labelled, has_split: bool, out: Path, log, folds: int) -> dict:
+    """The strategy detector: fit on train therapist turns, per-strategy thresholds on dev (or out of fold)."""
+    from .strategies import (choose_thresholds, gold_matrix, strategy_metrics, strategy_pipeline,
+                             therapist_row)
+    X = pd.DataFrame([therapist_row(d) for d in lab.therapist_docs])
+    Y = gold_matrix(lab.therapist_gold["strategy"])
+    split = lab.therapist_gold["split"].values
+    tr = np.flatnonzero(split == "train") if has_split else np.arange(len(X))
+    model = strategy_pipeline().fit(X.iloc[tr], Y[tr])
+    if has_split:
+        dv = np.flatnonzero(split == "dev")
+        proba, Yd = model.predict_proba(X.iloc[dv]), Y[dv]
+    else:
+        groups = lab.therapist_gold["session_id"].values[tr]
+        proba, Yd = np.zeros(Y.shape, dtype=float), Y
+        for a, b in StratifiedGroupKFold(n_splits=folds).split(np.zeros(len(tr)), Y.argmax(axis=1), groups):
+            proba[b] = strategy_pipeline().fit(X.iloc[a], Y[a]).predict_proba(X.iloc[b])
+    thresholds = choose_thresholds(proba, Yd)
+    tuned = strategy_metrics(Yd, (proba >= np.array(thresholds)).astype(int))
+    log(f"strategies: {'dev' if has_split else 'cross-validated'} macro-F1 {tuned['macro_f1']:.3f}")
+    save_skops(model, out / STRATEGY_MODEL)
+    return {"thresholds": thresholds, "tuning_macro_f1": tuned["macro_f1"]}
 
 
 def _card_facts(data: Path, gold: pd.DataFrame, has_split: bool) -> dict:

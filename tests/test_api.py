@@ -25,9 +25,9 @@ DIALOGUE = pd.DataFrame({
 GOOD = "T: How was the week?\nC: You're not listening to me. You never listen.\n"
 
 
-def test_pipeline_is_blank_english_with_the_two_components(nlp):
+def test_pipeline_is_blank_english_with_the_rupture_components(nlp):
     assert nlp.lang == "en"
-    assert nlp.pipe_names == ["sentencizer", "lemmatizer", "dialogue_acts", "rupture_markers"]
+    assert nlp.pipe_names == ["sentencizer", "lemmatizer", "dialogue_acts", "repair_strategies", "rupture_markers"]
     doc = nlp("They were walking. Then they stopped.")
     assert len(list(doc.sents)) == 2
     assert doc[1].lemma_ == "be"
@@ -37,7 +37,8 @@ def test_rules_only_scorer_rows(scorer, write):
     t = read_file(write("s.txt", "T: Let's try the breathing exercise again.\n"
                                  "C: Honestly the homework is pointless. These worksheets feel like being at school.\n"
                                  "Interpreter: (translates)\n"))[0]
-    rows, session = scorer.score(t)
+    scored = scorer.score(t)
+    rows, session = scored.rows, scored.session
     assert scorer.model is None
     assert [list(r) for r in rows] == [UTTERANCE_COLUMNS] * 3
     therapist, client, other = rows

@@ -20,7 +20,7 @@ def exchange(scorer, therapist: str, client: str):
     """Rules-only decision (family, subtype, dimension, evidence) for the client's reply."""
     t = Transcript("case", "<test>", [make_utterance("case", 1, "therapist", therapist),
                                       make_utterance("case", 2, "client", client)])
-    rows, _ = scorer.score(t)
+    rows = scorer.score(t).rows
     r = rows[1]
     return r["marker"], r["subtype"], r["dimension"], r["evidence"]
 

@@ -151,7 +151,8 @@ def test_recurring_marker_in_a_session_changes_the_suggestions(scorer, write):
     from rupture_detect.formats import read_file
     t = read_file(write("s.txt", "T: Let's try the exercise again.\nC: Honestly the homework is pointless. These worksheets feel like being at school.\n"
                                  "T: Shall we do the worksheet then?\nC: Honestly the homework is pointless. These worksheets feel like being at school.\n"))[0]
-    rows, session = scorer.score(t)
+    scored = scorer.score(t)
+    rows, session = scored.rows, scored.session
     first, second = rows[1]["suggested_strategies"].split(";"), rows[3]["suggested_strategies"].split(";")
     assert rows[1]["subtype"] == rows[3]["subtype"] == "complaint_about_activities"
     assert TAX.strategies[first[0]].tier == "immediate"
