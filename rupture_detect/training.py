@@ -125,7 +125,8 @@ def family_decisions(proba: np.ndarray, classes: list[str], threshold: float) ->
 def choose_threshold(proba: np.ndarray, classes: list[str], gold_family) -> float:
     """The threshold on P(marker) that maximises family macro-F1 on held-out predictions."""
     grid = np.round(np.arange(0.15, 0.86, 0.01), 2)
-    scores = [f1_score(gold_family, family_decisions(proba, classes, t), average="macro") for t in grid]
+    scores = [f1_score(gold_family, family_decisions(proba, classes, t), average="macro", zero_division=0)
+              for t in grid]
     return float(grid[int(np.argmax(scores))])
 
 

@@ -1,0 +1,109 @@
+"""The trained model: safe loading, training and evaluation on a small slice, fused scoring by default."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+import skops.io as sio
+from click.testing import CliRunner
+from sklearn.preprocessing import FunctionTransformer
+
+import rupture_detect as rd
+from rupture_detect.classifier import UnsafeModelError, load_skops
+from rupture_detect.cli import main
+from rupture_detect.corpus import read_corpus
+from rupture_detect.evaluate import evaluate
+from rupture_detect.pipeline import models_dir
+from rupture_detect.training import train
+
+SHIPPED = models_dir() / "classifier"
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    """24 sessions of the corpus (16 train, 4 dev, 4 test) as one annotated table with a split column."""
+    utts, sessions = read_corpus()
+    picked = []
+    for split, n in (("train", 16), ("dev", 4), ("test", 4)):
+        picked += sessions.loc[sessions["split"] == split, "session_id"].head(n).tolist()
+    split_of = sessions.set_index("session_id")["split"]
+    table = utts[utts["session_id"].isin(picked)].drop(columns="line_no").assign(
+        split=lambda d: d["session_id"].map(split_of))
+    path = tmp_path_factory.mktemp("corpus") / "coded.jsonl"
+    table.to_json(path, orient="records", lines=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_model(small_corpus, tmp_path_factory, scorer):
+    out = tmp_path_factory.mktemp("model")
+    card = train(small_corpus, out, scorer, log=lambda m: None, folds=2, c_grid=(4.0,))
+    return out, card
+
+
+def test_training_writes_model_files_and_a_card(small_model):
+    out, card = small_model
+    assert {p.name for p in out.iterdir()} >= {"fused.skops", "model_only.skops", "strategies.skops",
+                                                "model_card.json"}
+    assert set(card["split_sizes"]) == {"train", "dev", "test"}
+    assert card["split_sizes"]["train"]["sessions"] == 16
+    assert 0 < card["thresholds"]["fused"] < 1 and len(card["strategies"]["thresholds"]) == 10
+    assert len(card["data_sha256"]) == 64 and "not a diagnostic" in card["limits"].lower()
+    assert set(card["versions"]) >= {"spacy", "scikit-learn", "skops"}
+
+
+def test_evaluation_reports_every_system_on_held_out_sessions(small_model, small_corpus, scorer):
+    out, _ = small_model
+    results = evaluate(small_corpus, out, scorer, split="test")
+    assert results["sessions"] == 4
+    for system in ("rules", "model", "fused"):
+        m = results[system]
+        assert 0 <= m["family_macro_f1"] <= 1 and -1 <= m["family_kappa"] <= 1
+        assert set(m["subtype"]) == set(rd.load_taxonomy().marker_ids)
+        assert sum(map(sum, m["family_confusion"]["matrix"])) == m["n_client_turns"]
+    assert results["strategies"]["n_therapist_turns"] > 0 and "model" in results["strategies"]
+
+
+def test_training_without_a_split_uses_grouped_cross_validation(small_corpus, scorer, tmp_path):
+    table = pd.read_json(small_corpus, lines=True)
+    table = table[table["split"] == "train"].drop(columns="split")
+    path = tmp_path / "mine.csv"
+    table.to_csv(path, index=False)
+    result = CliRunner().invoke(main, ["train", str(path), "-o", str(tmp_path / "m"), "--folds", "2"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    assert "cross-validation grouped by session" in card["evaluation"] and "all" in card["split_sizes"]
+
+
+def test_loading_refuses_types_outside_the_allow_list(tmp_path):
+    evil = tmp_path / "evil.skops"
+    sio.dump(FunctionTransformer(func=os.system), evil)
+    with pytest.raises(UnsafeModelError, match="allow-list"):
+        load_skops(evil)
+
+
+def test_shipped_model_loads_safely_and_scoring_uses_it_by_default(samples):
+    assert (SHIPPED / "model_card.json").exists()
+    for name in ("fused.skops", "model_only.skops", "strategies.skops"):
+        load_skops(SHIPPED / name)
+    card = json.loads((SHIPPED / "model_card.json").read_text())
+    assert card["test_metrics"]["fused"]["family_macro_f1"] > card["test_metrics"]["rules"]["family_macro_f1"]
+    scorer = rd.make_scorer()
+    assert scorer.model is not None and scorer.strategies.model is not None
+    result = rd.score(samples / "cbt_homework.txt")
+    client = result.utterances[result.utterances["speaker"] == "client"]
+    assert client["confidence"].between(0, 1).all()
+    assert client.loc[client["marker"] != "none", "evidence"].str.contains("model p=").all()
+
+
+def test_evaluate_command_prints_a_report_and_json(small_model, small_corpus):
+    out, _ = small_model
+    text = CliRunner().invoke(main, ["evaluate", str(small_corpus), "--model", str(out), "--split", "test"])
+    assert text.exit_code == 0 and "family macro-F1" in text.output and "confusion" in text.output
+    js = CliRunner().invoke(main, ["evaluate", str(small_corpus), "--model", str(out), "--split", "test", "--json"])
+    assert json.loads(js.output)["fused"]["n_client_turns"] > 0
+    bad = CliRunner().invoke(main, ["evaluate", str(small_corpus), "--model", str(out), "--split", "nope"])
+    assert bad.exit_code == 2 and "no client turns in split" in bad.output
