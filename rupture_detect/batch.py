@@ -2,7 +2,7 @@
 
 Light spaCy pipelines get slower with ``nlp.pipe(n_process>1)``; what pays on
 a multi-core machine is one worker process per core, each scoring whole
-files. Results come back in input order (``imap``), so outputs stay in input
+files, a chunk at a time (one model call per chunk). Results come back in input order (``imap``), so outputs stay in input
 order, and each file's failure is caught and reported without stopping the
 rest.
 """
@@ -90,25 +90,35 @@ def roles_for(options: ReadOptions, roster: dict) -> SpeakerRoles:
 _WORKER: dict = {}
 
 
-def score_file(job: tuple[Path, dict, ReadOptions], scorer=None) -> FileResult:
-    path, roster, options = job
+CHUNK_FILES = 32     # files scored together: one model call per chunk
+
+
+def score_files(jobs: list[tuple[Path, dict, ReadOptions]], scorer=None) -> list[FileResult]:
+    """Read a chunk of files, score all their transcripts together, and split the results per file."""
     scorer = scorer or _WORKER["scorer"]
-    result = FileResult(str(path))
-    try:
-        transcripts = read_file(path, roles_for(options, roster), options.fmt, options.columns or None)
+    results, pending = [], []
+    for path, roster, options in jobs:
+        result = FileResult(str(path))
+        try:
+            transcripts = read_file(path, roles_for(options, roster), options.fmt, options.columns or None)
+            pending.append((result, transcripts))
+        except (TranscriptError, ValueError) as err:
+            result.error = str(err)
+        results.append(result)
+    flat = [t for _, ts in pending for t in ts]
+    scored = iter(scorer.score_many(flat)) if flat else iter(())
+    for result, transcripts in pending:
         lines = []
         for transcript in transcripts:
-            scored = scorer.score(transcript)
-            result.rows.extend(scored.rows)
+            s = next(scored)
+            result.rows.extend(s.rows)
             lines.extend(u.line or 0 for u in transcript.utterances)
-            result.sessions.append(scored.session)
-            result.episodes.extend(scored.episodes)
-            result.segments.extend(scored.segments)
+            result.sessions.append(s.session)
+            result.episodes.extend(s.episodes)
+            result.segments.extend(s.segments)
         if len(transcripts) > 1:       # interleaved sessions in one table: rows back in input order
             result.rows = [r for _, r in sorted(zip(lines, result.rows), key=lambda lr: lr[0])]
-    except (TranscriptError, ValueError) as err:
-        result = FileResult(str(path), error=str(err))
-    return result
+    return results
 
 
 def iter_results(files: list[tuple[Path, dict]], options: ReadOptions, model_spec=None,
@@ -122,13 +132,16 @@ def iter_results(files: list[tuple[Path, dict]], options: ReadOptions, model_spe
     if segment_turns:
         scorer.segment_turns = segment_turns
     jobs_list = [(path, roster, options) for path, roster in files]
-    if jobs <= 1 or len(jobs_list) < 2:
-        for job in jobs_list:
-            yield score_file(job, scorer)
+    size = CHUNK_FILES if jobs <= 1 else max(1, min(CHUNK_FILES, -(-len(jobs_list) // (jobs * 4))))
+    chunks = [jobs_list[i:i + size] for i in range(0, len(jobs_list), size)]
+    if jobs <= 1 or len(chunks) < 2:
+        for chunk in chunks:
+            yield from score_files(chunk, scorer)
         return
     _WORKER["scorer"] = scorer          # inherited by the forked workers: no reload per process
     try:
-        with mp.get_context("fork").Pool(min(jobs, len(jobs_list))) as pool:
-            yield from pool.imap(score_file, jobs_list, chunksize=1)
+        with mp.get_context("fork").Pool(min(jobs, len(chunks))) as pool:
+            for results in pool.imap(score_files, chunks):
+                yield from results
     finally:
         _WORKER.clear()

@@ -245,17 +245,10 @@ def _summary(sessions: list[dict], outdir: Path, ext: str) -> None:
                f"segments .{ext}; charts/)")
 
 
-def _register_page_commands() -> None:
-    """`report` and `study` live in cli_pages.py (the browser-facing part of the CLI)."""
-    try:
-        from .cli_pages import report, study
-    except ImportError:        # until the module exists
-        return
-    main.add_command(report)
-    main.add_command(study)
+from .cli_pages import report, study  # noqa: E402  (the browser-facing commands, in their own module)
 
-
-_register_page_commands()
+main.add_command(report)
+main.add_command(study)
 
 if __name__ == "__main__":
     main()

@@ -121,6 +121,13 @@ def _same_sentence(view: _View, i: int, j: int) -> bool:
     return view.sent_start(i) == view.sent_start(j)
 
 
+def text_of(doc: Doc | None) -> str:
+    """The doc's text; the scorer stores the source string so this never rebuilds it token by token."""
+    if doc is None:
+        return ""
+    return doc.user_data.get(("rupture_detect", "text")) or doc.text
+
+
 def content_lemmas(doc: Doc) -> set[str]:
     """Lower-cased lemmas of the content words (cached on the doc: a therapist turn is asked often)."""
     cached = doc.user_data.get(("rupture_detect", "content"))
@@ -210,7 +217,8 @@ class DialogueActs(_RuleComponent):
         self.name = name
 
     def __call__(self, doc: Doc) -> Doc:
-        if doc._.role == "client":       # client turns need markers, not acts
+        ext = doc._
+        if ext.role == "client":       # client turns need markers, not acts
             doc.spans[self.spans_key] = []
             return doc
         hits = self.hits(doc, None, frozenset())
@@ -225,7 +233,7 @@ class DialogueActs(_RuleComponent):
             acts.add("question")
         if "open_question" in acts or (acts & _INVITING and "closed_question" not in acts):
             acts.add("invitation")
-        doc._.acts = frozenset(acts)
+        ext.acts = frozenset(acts)
         return doc
 
 
@@ -260,11 +268,12 @@ class RuptureMarkers(_RuleComponent):
         return False
 
     def __call__(self, doc: Doc) -> Doc:
-        if doc._.role not in (None, "client"):      # therapist turns carry no client markers
+        ext = doc._
+        if ext.role not in (None, "client"):      # therapist turns carry no client markers
             doc.spans[self.spans_key] = []
-            doc._.marker_scores, doc._.rupture = {}, None
+            ext.marker_scores, ext.rupture = {}, None
             return doc
-        prev = doc._.prev_turn
+        prev = ext.prev_turn
         prev_acts = prev._.acts if prev is not None else frozenset()
         hits = self.hits(doc, prev, prev_acts)
         if hits and any(r.suppress for r, _ in hits):
@@ -274,7 +283,7 @@ class RuptureMarkers(_RuleComponent):
                 view = _View(doc)
                 hits = [(r, s) for r, s in hits if not self._suppressed(r, s, mods, view)]
         doc.spans[self.spans_key] = [Span(doc, s.start, s.end, label=r.label, span_id=r.id) for r, s in hits]
-        doc._.marker_scores, doc._.rupture = self.decide(hits)
+        ext.marker_scores, ext.rupture = self.decide(hits)
         return doc
 
     def decide(self, hits: list[tuple[Rule, Span]]) -> tuple[dict, Rupture | None]:

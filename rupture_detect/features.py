@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from spacy.tokens import Doc
 
-from .components import _View, content_lemmas
+from .components import _View, content_lemmas, text_of
 from .taxonomy import load_taxonomy
 
 ACT_FEATURES = ("question", "open_question", "closed_question", "reflection", "empathy", "interpretation",
@@ -47,12 +47,12 @@ def _cue_flags(cues: tuple[str, ...]) -> dict[str, float]:
 
 def turn_row(doc: Doc) -> dict:
     """One client turn (with ``prev_turn`` and ``next_turn`` set by the scorer) as a feature row."""
-    prev, nxt = doc._.prev_turn, doc._.next_turn
+    ext = doc._
+    prev, nxt = ext.prev_turn, ext.next_turn
     view = _View(doc)
     n = view.n_words
-    text = doc.text
-    row = {"text": text, "prev_text": prev.text if prev is not None else "",
-           "next_text": nxt.text if nxt is not None else "",
+    text = text_of(doc)
+    row = {"text": text, "prev_text": text_of(prev), "next_text": text_of(nxt),
            "has_prev": float(prev is not None), "has_next": float(nxt is not None)}
     acts = prev._.acts if prev is not None else frozenset()
     row.update({f"act_{a}": float(a in acts) for a in ACT_FEATURES})
@@ -66,10 +66,10 @@ def turn_row(doc: Doc) -> dict:
         row["overlap"], row["shared"] = (shared / len(asked) if asked else 0.0), math.log1p(shared)
     else:
         row["overlap"] = row["shared"] = 0.0
-    row.update(_cue_flags(doc._.cues))
+    row.update(_cue_flags(ext.cues))
     row["qmark"], row["exclaim"] = float("?" in text), float("!" in text)
     row["no_punct"] = float(n > 3 and not any(ch in text for ch in ".,?!;:"))
-    scores = doc._.marker_scores or {}
+    scores = ext.marker_scores or {}
     for m, col in zip(load_taxonomy().marker_ids, rule_columns()):
         row[col] = scores.get(m, 0.0)
     return row

@@ -196,6 +196,10 @@ def highlight(text: str, pairs) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- charts
 
+_DROP = {"script", "foreignObject", "iframe", "image", "metadata", "set", "animate", "animateMotion",
+         "animateTransform", "handler", "listener"}
+
+
 def sanitize_svg(svg: str, prefix: str, label: str) -> Markup | None:
     """An SVG chart made safe to inline: no scripts, handlers or external links; ids prefixed."""
     if "<!ENTITY" in svg:
@@ -209,7 +213,7 @@ def sanitize_svg(svg: str, prefix: str, label: str) -> Markup | None:
         return None
     for parent in list(root.iter()):
         for child in list(parent):
-            if child.tag.split("}")[-1] in ("script", "foreignObject", "iframe", "image", "metadata"):
+            if child.tag.split("}")[-1] in _DROP:
                 parent.remove(child)
     ids = {el.get("id") for el in root.iter() if el.get("id")}
     for el in root.iter():
@@ -226,8 +230,10 @@ def sanitize_svg(svg: str, prefix: str, label: str) -> Markup | None:
                 el.attrib[key] = prefix + value
             elif "url(" in value:
                 el.attrib[key] = _local_urls(value, prefix, ids)
-        if el.tag.split("}")[-1] == "style" and el.text:
-            el.text = _local_urls(re.sub(r"@import[^;]*;?", "", el.text), prefix, ids)
+    if not root.get("id"):
+        root.set("id", f"{prefix}root")
+    for el in root.iter(f"{{{SVG_NS}}}style"):          # scoped to this chart: inline styles apply page-wide
+        el.text = _scope_css(_local_urls(el.text or "", prefix, ids), f"#{root.get('id')}")
     root.set("role", "img")
     root.set("aria-label", label)
     root.set("width", "100%")
@@ -244,6 +250,12 @@ def _local_urls(value: str, prefix: str, ids: set[str]) -> str:
         return f"url(#{prefix}{target})" if target in ids else "none"
     value = re.sub(r"url\(\s*['\"]?#([^)'\"]+)['\"]?\s*\)", repl, value)
     return re.sub(r"url\(\s*['\"]?(?!#)[^)]*\)", "none", value)
+
+
+def _scope_css(css: str, scope: str) -> str:
+    css = re.sub(r"@[^{;]*(?:;|\{[^}]*\})", "", css)                 # no @import, @font-face, @media...
+    return re.sub(r"([^{}]+)\{", lambda m: ", ".join(f"{scope} {sel.strip()}" for sel in m.group(1).split(",")
+                                                     if sel.strip()) + " {", css)
 
 
 def timeline(utts: list[dict], flagged: list[dict], width: int = 1000) -> dict:
@@ -290,12 +302,12 @@ def _next_step(row: dict | None, spans, pos: int, utts: list[dict]) -> dict:
                 "strategies": strategy_items(_ids(row.get("response_strategies"))),
                 "fit": _str(row.get("strategy_fit")), "outcome": _str(row.get("outcome")),
                 "reason": _str(row.get("outcome_reason")), "factors": _ids(row.get("therapist_factors"))}
+    nxt = next((u["turn"] for u in utts[pos + 1:] if u["speaker"] == "therapist"), "")
     for first, last, ep in spans:
         if first < pos <= last:
             return {"kind": "recurrence", "episode": _str(ep.get("episode")), "opening_turn": _str(ep.get("turn")),
-                    "outcome": _str(ep.get("outcome")), "reason": _str(ep.get("outcome_reason"))}
-    nxt = next((u for u in utts[pos + 1:] if u["speaker"] == "therapist"), None)
-    return {"kind": "next_turn", "turn": nxt["turn"]} if nxt else {"kind": "session_ends"}
+                    "outcome": _str(ep.get("outcome")), "reason": _str(ep.get("outcome_reason")), "turn": nxt}
+    return {"kind": "next_turn", "turn": nxt} if nxt else {"kind": "session_ends"}
 
 
 def _session(idx: int, sid: str, frame: pd.DataFrame, meta: dict, tables: ReportTables, context: int) -> dict:

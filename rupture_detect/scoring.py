@@ -85,37 +85,51 @@ class Scorer:
         turn that follows it (``next_turn``)."""
         def stream():
             prev = prev_client = None
-            waiting: list[Doc] = []
+            waiting: list = []
             for u in transcript.utterances:
                 doc = self.nlp.make_doc(u.words)
-                doc._.cues = u.cues
-                doc._.role = u.speaker
+                doc.user_data[("rupture_detect", "text")] = u.words
+                ext = doc._                      # one Underscore object, not one per attribute
+                ext.cues, ext.role = u.cues, u.speaker
                 if u.speaker == "client":
-                    doc._.prev_turn, doc._.prev_client = prev, prev_client
+                    ext.prev_turn, ext.prev_client = prev, prev_client
                     prev_client = doc
-                    waiting.append(doc)
+                    waiting.append(ext)
                 elif u.speaker == "therapist":
                     prev = doc
-                    doc._.prev_client = prev_client
+                    ext.prev_client = prev_client
                     for w in waiting:
-                        w._.next_turn = doc
+                        w.next_turn = doc
                     waiting = []
                 yield doc
         return list(self.nlp.pipe(stream(), batch_size=self.batch_size))
 
-    def decisions(self, docs: list[Doc]) -> dict[int, Decision]:
-        client = [i for i, d in enumerate(docs) if d._.role == "client"]
-        if self.model is not None:
-            made = self.model.decide([docs[i] for i in client])
-        else:
-            made = [rules_decision(docs[i]) for i in client]
-        return dict(zip(client, made))
-
     def score(self, transcript: Transcript) -> Scored:
-        docs = self.docs(transcript)
-        decided = self.decisions(docs)
-        therapist = [i for i, d in enumerate(docs) if d._.role == "therapist"]
-        strategies = dict(zip(therapist, self.strategies.detect([docs[i] for i in therapist])))
+        return self.score_many([transcript])[0]
+
+    def score_many(self, transcripts: list[Transcript]) -> list[Scored]:
+        """Score several transcripts with one model call for all their turns.
+
+        scikit-learn's per-call overhead (tens of ms for the column transformer)
+        would dominate if paid per transcript; batching makes it negligible.
+        """
+        all_docs = [self.docs(t) for t in transcripts]
+        client = [(k, i) for k, docs in enumerate(all_docs) for i, d in enumerate(docs) if d._.role == "client"]
+        therapist = [(k, i) for k, docs in enumerate(all_docs) for i, d in enumerate(docs)
+                     if d._.role == "therapist"]
+        client_docs = [all_docs[k][i] for k, i in client]
+        made = self.model.decide(client_docs) if self.model is not None else [rules_decision(d) for d in client_docs]
+        found = self.strategies.detect([all_docs[k][i] for k, i in therapist])
+        decided: list[dict] = [{} for _ in transcripts]
+        strategies: list[dict] = [{} for _ in transcripts]
+        for (k, i), d in zip(client, made):
+            decided[k][i] = d
+        for (k, i), f in zip(therapist, found):
+            strategies[k][i] = f
+        return [self._assemble(t, docs, dec, strat)
+                for t, docs, dec, strat in zip(transcripts, all_docs, decided, strategies)]
+
+    def _assemble(self, transcript: Transcript, docs: list[Doc], decided: dict, strategies: dict) -> Scored:
         suggestions: dict[int, list[str]] = {}
         strain = SessionStrain()
         counts = dict.fromkeys(self.marker_ids, 0)

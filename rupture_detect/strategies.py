@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from .components import _RuleComponent, _View
+from .components import _RuleComponent, _View, text_of
 from .features import ACT_FEATURES, CompactTfidfVectorizer
 from .rules import load_rules
 from .taxonomy import load_taxonomy
@@ -49,11 +49,12 @@ class RepairStrategies(_RuleComponent):
         self.name = name
 
     def __call__(self, doc: Doc) -> Doc:
-        if doc._.role == "client":
+        ext = doc._
+        if ext.role == "client":
             doc.spans[SPANS_KEY] = []
-            doc._.strategy_scores = {}
+            ext.strategy_scores = {}
             return doc
-        hits = self.hits(doc, None, doc._.acts)
+        hits = self.hits(doc, None, ext.acts)
         miss: dict[str, float] = {}
         factors = set()
         for rule, _ in hits:
@@ -62,8 +63,8 @@ class RepairStrategies(_RuleComponent):
             else:
                 miss[rule.label] = miss.get(rule.label, 1.0) * (1.0 - rule.weight)
         doc.spans[SPANS_KEY] = [Span(doc, s.start, s.end, label=r.label, span_id=r.id) for r, s in hits]
-        doc._.strategy_scores = {k: 1.0 - v for k, v in miss.items()}
-        doc._.factor_cues = frozenset(factors)
+        ext.strategy_scores = {k: 1.0 - v for k, v in miss.items()}
+        ext.factor_cues = frozenset(factors)
         return doc
 
 
@@ -85,7 +86,7 @@ def therapist_row(doc: Doc) -> dict:
     prev = doc._.prev_client
     scores = doc._.strategy_scores or {}
     prev_rupture = prev._.rupture if prev is not None else None
-    row = {"text": doc.text, "prev_text": prev.text if prev is not None else "",
+    row = {"text": text_of(doc), "prev_text": text_of(prev),
            "log_words": math.log1p(_View(doc).n_words), "prev_flagged": float(prev_rupture is not None)}
     row.update({f"act_{a}": float(a in doc._.acts) for a in ACT_FEATURES})
     row.update({col: scores.get(s, 0.0) for s, col in zip(load_taxonomy().strategy_ids, strategy_rule_columns())})

@@ -1,7 +1,7 @@
 """Throughput and peak memory of batch scoring, against bare spaCy tokenisation of the same text.
 
     python scripts/benchmark.py                      # 2,000 and 20,000 utterances
-    python scripts/benchmark.py --sizes 5000 50000 --jobs 1 2
+    python scripts/benchmark.py --sizes 5000 50000 --jobs 1 2 --modes model
 
 For each corpus size it writes that many utterances as transcript files (the
 bundled samples, and the annotated corpus if present, copied round-robin)
@@ -9,10 +9,15 @@ into a temporary folder, then, each in a fresh subprocess so peak memory is
 its own:
 
 * ``tokenise``: ``spacy.blank("en")`` + ``nlp.pipe`` over the same utterance texts;
-* ``score -j N``: the full ``rupture-detect score`` path (read files, pipeline,
-  rules and model, strain, write the tables).
+* ``model -j N``: the full ``rupture-detect score`` path (read files, pipeline,
+  rules and the shipped model, strategies, episodes, segments, write the four
+  tables), with N worker processes;
+* ``rules -j N``: the same with ``--rules-only``.
 
-It prints utterances per second, the ratio to bare tokenisation, and peak RSS.
+Charts are off unless ``--charts`` (matplotlib costs about 0.3 s per session).
+
+It prints utterances per second, the ratio to bare tokenisation, and peak RSS
+(of the largest process: with workers, the parent or the biggest worker).
 """
 
 from __future__ import annotations
@@ -70,11 +75,12 @@ def child_tokenise(folder: str) -> dict:
     return {"seconds": time.perf_counter() - t0, "utterances": len(texts), "tokens": n_tokens}
 
 
-def child_score(folder: str, jobs: int, rules_only: bool) -> dict:
+def child_score(folder: str, jobs: int, rules_only: bool, charts: bool = False) -> dict:
     from click.testing import CliRunner
     from rupture_detect.cli import main
     out = tempfile.mkdtemp()
-    args = ["score", folder, "-o", out, "-q", "-j", str(jobs)] + (["--rules-only"] if rules_only else [])
+    args = (["score", folder, "-o", out, "-q", "-j", str(jobs)] + (["--rules-only"] if rules_only else [])
+            + ([] if charts else ["--no-charts"]))
     t0 = time.perf_counter()
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     seconds = time.perf_counter() - t0
@@ -97,7 +103,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--rules-only", action="store_true", help="score without the trained model")
+    ap.add_argument("--modes", nargs="+", default=["model", "rules"], choices=["model", "rules"],
+                    help="score with the shipped model, and/or with the rules alone")
+    ap.add_argument("--charts", action="store_true", help="also draw the per-session charts (slow: matplotlib)")
     args = ap.parse_args()
     print(f"{'utterances':>10} {'what':<16} {'seconds':>8} {'utt/s':>9} {'x bare':>7} {'peak MB':>8}")
     for size in args.sizes:
@@ -107,11 +115,13 @@ def main() -> None:
             bare_rate = bare["utterances"] / bare["seconds"]
             print(f"{n:>10} {'bare tokenise':<16} {bare['seconds']:>8.2f} {bare_rate:>9.0f} {1:>7.2f} "
                   f"{bare['peak_mb']:>8.0f}")
-            for jobs in args.jobs:
-                r = run_child("score", folder, jobs, args.rules_only)
-                rate = r["utterances"] / r["seconds"]
-                print(f"{r['utterances']:>10} {'score -j ' + str(jobs):<16} {r['seconds']:>8.2f} {rate:>9.0f} "
-                      f"{rate / bare_rate:>7.2f} {r['peak_mb']:>8.0f}")
+            for mode in args.modes:
+                for jobs in args.jobs:
+                    r = run_child("score", folder, jobs, mode == "rules", args.charts)
+                    rate = r["utterances"] / r["seconds"]
+                    label = f"{mode} -j {jobs}"
+                    print(f"{r['utterances']:>10} {label:<16} {r['seconds']:>8.2f} {rate:>9.0f} "
+                          f"{rate / bare_rate:>7.2f} {r['peak_mb']:>8.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rupture_detect.batch import (FileResult, ReadOptions, expand_inputs, iter_results, read_roster,
-                                  roles_for, score_file)
+                                  roles_for, score_files)
 from rupture_detect.transcript import TranscriptError
 
 GOOD = "T: How was the week?\nC: You're not listening to me. You never listen.\n"
@@ -109,12 +109,12 @@ def test_folder_roster_is_applied(write, tmp_path, scorer):
     write("calls/c1.srt", ("1\n00:00:01,000 --> 00:00:02,000\nDr Okafor: Where would you like to start?\n\n"
                            "2\n00:00:03,000 --> 00:00:04,000\nPriya: You never listen to me.\n"))
     (path, roster), = expand_inputs([tmp_path / "calls"])[0]
-    result = score_file((path, roster, ReadOptions()), scorer)
+    result, = score_files([(path, roster, ReadOptions())], scorer)
     assert result.error is None
     assert [(r["speaker"], r["text"]) for r in result.rows] == [
         ("therapist", "Where would you like to start?"), ("client", "You never listen to me.")]
     # the same file given on its own has no roster, so the names are unknown
-    alone = score_file((path, {}, ReadOptions()), scorer)
+    alone, = score_files([(path, {}, ReadOptions())], scorer)
     assert alone.rows == [] and alone.sessions == []
     assert alone.error.startswith(f"{path}:3: unknown speaker 'Dr Okafor'")
 

@@ -53,8 +53,11 @@ def sample_run(tmp_path_factory, samples):
     return out
 
 
-def test_samples_write_both_tables_with_the_contract_columns(sample_run):
-    assert sorted(p.name for p in sample_run.iterdir()) == ["sessions.csv", "utterances.csv"]
+def test_samples_write_the_tables_with_the_contract_columns(sample_run):
+    assert sorted(p.name for p in sample_run.iterdir()) == [
+        "charts", "episodes.csv", "segments.csv", "sessions.csv", "utterances.csv"]
+    charts = sorted(p.name for p in (sample_run / "charts").iterdir())
+    assert len(charts) == 18 and "cbt_homework.png" in charts and "cbt_homework.svg" in charts
     with open(sample_run / "utterances.csv", encoding="utf-8") as fh:
         assert fh.readline().rstrip("\r\n").split(",") == CONTRACT
     assert list(read_csv(sample_run / "sessions.csv").columns) == SESSION_COLUMNS
@@ -124,9 +127,10 @@ def test_no_inputs_scores_the_bundled_samples(sample_run, tmp_path, monkeypatch)
 
 
 def test_jsonl_output(sample_run, samples, tmp_path):
-    result = run("score", samples, "-o", tmp_path, "--rules-only", "-q", "--format", "jsonl")
+    result = run("score", samples, "-o", tmp_path, "--rules-only", "-q", "--format", "jsonl", "--no-charts")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sessions.jsonl", "utterances.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "episodes.jsonl", "segments.jsonl", "sessions.jsonl", "utterances.jsonl"]
     lines = (tmp_path / "utterances.jsonl").read_text(encoding="utf-8").splitlines()
     assert list(json.loads(lines[0])) == CONTRACT
     u = pd.read_json(tmp_path / "utterances.jsonl", lines=True, dtype=False)

@@ -73,6 +73,7 @@ CHART = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
   <a href="https://example.com/x"><text x="10" y="20">chart-label-text</text></a>
   <script>fetch('https://example.com/leak')</script>
   <image href="https://example.com/a.png" width="5" height="5"/>
+  <a xlink:href="#bg"><animate attributeName="href" values="javascript:alert(2)"/></a>
  </g>
 </svg>
 """
@@ -189,6 +190,7 @@ def test_what_the_therapist_did_next_comes_from_episodes(html):
     assert "partly resolved" in first and "marker recurs: complaint_about_activities" in first
     assert "used a suggested strategy" in first and "✓ used in the response" in first
     assert "comes back inside episode 1" in recurrence
+    assert re.search(r'class="turn after response".*?turn 5', recurrence, re.S)
     assert "unresolved" in last and "session ends" in last.lower()
     no_episode = cards(html)[3]          # s2 has no episode rows: the next therapist turn is shown
     assert "next turn is turn 3" in no_episode and 'class="turn after response"' in no_episode
@@ -214,6 +216,8 @@ def test_suggested_strategies_come_with_their_rationale(html):
 def test_chart_is_inlined_safely_and_fallback_timeline_drawn(html):
     assert "chart-label-text" in html                          # the chart is there...
     assert "example.com" not in html and "onclick" not in html and "fetch(" not in html
+    assert "javascript:" not in html and "<animate" not in html
+    assert "#c1-root * {stroke-linecap: butt}" in html and "@import" not in html       # chart CSS stays scoped
     assert "chart metadata" not in html and "<!DOCTYPE svg" not in html
     assert 'id="c1-p1"' in html and "url(#c1-p1)" in html and 'xlink:href="#c1-bg"' in html
     s2 = html[html.index('id="s-2"'):]
