@@ -165,7 +165,10 @@ def _row(transcript, utts, decisions, strategies, factors, suggestions, ep, numb
     fit = "suggested" if set(used) & set(suggested) else "other" if used else "none"
     outcome, reason = _outcome(utts, decisions, ep)
     tf = sorted({f for j in ep["therapist_turns"] for f in factors.get(j, [])})
-    turn = lambda j: "" if j is None else utts[j].turn  # noqa: E731
+
+    def turn(j):
+        return "" if j is None else utts[j].turn
+
     return {
         "session_id": transcript.session_id, "episode": number, "turn": utts[i].turn, "start": utts[i].start,
         "marker": d.family, "subtype": d.subtype, "dimension": d.dimension, "confidence": d.confidence,

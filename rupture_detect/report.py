@@ -262,7 +262,10 @@ def timeline(utts: list[dict], flagged: list[dict], width: int = 1000) -> dict:
     """Coordinates for the fallback timeline: markers by family (rows) over turns (x)."""
     n = max(len(utts), 1)
     left, right = 120, 20
-    x = lambda i: round(left + (width - left - right) * (i + 0.5) / n, 1)  # noqa: E731
+
+    def x(i):
+        return round(left + (width - left - right) * (i + 0.5) / n, 1)
+
     rows = {"confrontation": 38, "withdrawal": 88}
     points = [{"x": x(ex["pos"]), "y": rows[ex["family"]], "family": ex["family"], "href": f"#{ex['id']}",
                "size": round(4 + 6 * (ex["confidence"] or 0), 1),

@@ -255,8 +255,8 @@ def run_quiz(questions: list[Example], ask, say) -> QuizScore:
                         for m in [tax.markers[mid]])
     hints = {"family": "1 withdrawal, 2 confrontation", "subtype": "1-14 or a name, ? lists them",
              "dimension": "1 bond, 2 task, 3 goal"}
-    wrap = lambda who, text: textwrap.fill(text, 78, initial_indent=f"  {who:<18}",  # noqa: E731
-                                           subsequent_indent=" " * 20)
+    def wrap(who, text):
+        return textwrap.fill(text, 78, initial_indent=f"  {who:<18}", subsequent_indent=" " * 20)
     score = QuizScore()
     say(f"Subtypes:\n{listing}\n")
     for k, ex in enumerate(questions, start=1):

@@ -11,12 +11,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from playwright import sync_api
 
 from rupture_detect.report import read_outdir, render_report, tables_from_scores, write_page
 from rupture_detect.study import render_study
 from test_report import FLAGGED, write_outdir
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -29,8 +28,8 @@ VISIBLE_JS = """() => Array.from(document.querySelectorAll('.exchange')).filter(
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    assert Path(CHROMIUM).exists(), ("Debian's chromium is needed for the browser tests: "
+                                     "apt-get install chromium (.ci/run installs it)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
