@@ -1,6 +1,10 @@
 """Inter-coder agreement between the corpus labels and an independent second coding.
 
-    python scripts/agreement.py SECOND_CODER.jsonl [...] [--json OUT.json] [--disagreements OUT.jsonl]
+    python scripts/agreement.py data/corpus/second_coding/*.jsonl [--json OUT.json] [--disagreements OUT.jsonl]
+
+The corpus holds adjudicated labels; the first coder's original labels are
+restored from ``data/corpus/adjudication.jsonl`` (its ``first`` fields), so
+the figures are the agreement *before* adjudication.
 
 SECOND_CODER files hold one line per utterance: session_id, turn, marker,
 subtype, dimension, strategy. Prints Cohen's kappa for the family
@@ -17,7 +21,7 @@ import json
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from rupture_detect.corpus import read_corpus
+from rupture_detect.corpus import corpus_dir, read_corpus
 from rupture_detect.taxonomy import marker_ids, strategy_ids
 
 
@@ -44,13 +48,27 @@ def agreement(first: pd.DataFrame, second: pd.DataFrame) -> tuple[dict, pd.DataF
     return out, disagree
 
 
+def first_coding(corpus: pd.DataFrame) -> pd.DataFrame:
+    """The corpus with the first coder's labels put back where adjudication changed them."""
+    path = corpus_dir() / "adjudication.jsonl"
+    first = corpus.copy()
+    if path.exists():
+        index = {(r.session_id, r.turn): i for i, r in zip(first.index, first.itertuples())}
+        for line in path.open(encoding="utf-8"):
+            c = json.loads(line)
+            i = index[(c["session_id"], c["turn"])]
+            for key in ("marker", "subtype", "dimension"):
+                first.at[i, key] = c["first"][key]
+    return first
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("second", nargs="+")
     ap.add_argument("--json")
     ap.add_argument("--disagreements")
     args = ap.parse_args()
-    first, _ = read_corpus()
+    first = first_coding(read_corpus()[0])
     second = pd.concat([pd.read_json(p, lines=True, dtype=False) for p in args.second]).fillna("")
     result, disagree = agreement(first, second)
     for k, v in result.items():
