@@ -2,10 +2,12 @@
 
 Fusion of rules and model is stacking: every rule's score for every marker is
 a feature of the *fused* model, beside the client's words, the therapist turn
-it answers and dense context cues. The model outputs calibrated
-probabilities over ``none`` plus the 14 marker ids; a family's probability is
-the sum of its markers'. A turn is flagged when P(marker) = 1 - P(none)
-reaches the threshold chosen on the dev split; its subtype is the most
+it answers and dense context cues. The model outputs
+probabilities over ``none`` plus the 14 marker ids (trained with balanced
+class weights so rare markers are found), rescaled so that P(marker) =
+1 - P(none) is calibrated on the dev split (Platt scaling, parameters in the
+model card); a family's probability is the sum of its markers'. A turn is
+flagged when P(marker) reaches the threshold chosen on the dev split; its subtype is the most
 probable marker of the more probable family, and ``confidence`` is that
 family's probability. The dimension comes from a second model (or the
 taxonomy's usual dimension, whichever did better on dev). The ``evidence``
@@ -34,9 +36,6 @@ STRATEGY_MODEL = "strategies.skops"
 
 # Everything a saved model may contain beyond what skops trusts by default.
 TRUSTED_TYPES = frozenset({
-    "sklearn.calibration.CalibratedClassifierCV",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.feature_extraction.text.TfidfVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",
@@ -58,6 +57,22 @@ TRUSTED_TYPES = frozenset({
     "scipy.sparse._csr.csr_matrix",
     "rupture_detect.features.CompactTfidfVectorizer",
 })
+
+
+def marker_probability(proba: np.ndarray, classes: list[str]) -> np.ndarray:
+    return 1.0 - proba[:, classes.index("none")]
+
+
+def apply_calibration(proba: np.ndarray, classes: list[str], calibration: dict | None) -> np.ndarray:
+    """Rescale class probabilities so that P(marker) is calibrated; shares within marker/none are kept."""
+    if not calibration:
+        return proba
+    p = np.clip(marker_probability(proba, classes), 1e-6, 1 - 1e-6)
+    cal = 1.0 / (1.0 + np.exp(-(calibration["a"] * np.log(p / (1 - p)) + calibration["b"])))
+    none = classes.index("none")
+    out = proba * (cal / p)[:, None]
+    out[:, none] = 1.0 - cal
+    return out
 
 
 class UnsafeModelError(ValueError):
@@ -88,8 +103,9 @@ class FusedModel:
     """Label model (+ optional dimension model) with the dev-chosen threshold."""
 
     def __init__(self, label_model, threshold: float, with_rules: bool = True, dimension_model=None,
-                 card: dict | None = None):
+                 card: dict | None = None, calibration: dict | None = None):
         self.label_model = label_model
+        self.calibration = calibration
         self.threshold = threshold
         self.with_rules = with_rules
         self.dimension_model = dimension_model
@@ -112,7 +128,8 @@ class FusedModel:
         dim_path = path / DIMENSION_MODEL
         dim = load_skops(dim_path) if card.get("dimension_source") == "model" and dim_path.exists() else None
         threshold = card["thresholds"][variant]
-        model = cls(label_model, threshold, with_rules=(variant == "fused"), dimension_model=dim, card=card)
+        model = cls(label_model, threshold, with_rules=(variant == "fused"), dimension_model=dim, card=card,
+                    calibration=card.get("calibration", {}).get(variant))
         if "strategies" in card and (path / STRATEGY_MODEL).exists():
             from .strategies import StrategyDetector
             model.strategy_detector = StrategyDetector(load_skops(path / STRATEGY_MODEL),
@@ -121,7 +138,7 @@ class FusedModel:
 
     def probabilities(self, docs) -> tuple[np.ndarray, "object"]:
         X = frame(docs)
-        return self.label_model.predict_proba(X), X
+        return apply_calibration(self.label_model.predict_proba(X), self.classes, self.calibration), X
 
     def decide(self, docs) -> list[Decision]:
         if not docs:
@@ -144,11 +161,12 @@ class FusedModel:
                 fam = families[i]
                 conf = float(p_with[i] if fam == "withdrawal" else p_conf[i])
                 ev = "; ".join(filter(None, [rule_ev, f"model p={1.0 - p_none[i]:.2f}"]))
-                out.append(Decision(str(fam), subtypes[i], dims[i], round(conf, 4), ev))
+                out.append(Decision(str(fam), subtypes[i], dims[i], round(conf, 4), ev,
+                                    p_marker=float(1.0 - p_none[i])))
             else:
                 out.append(Decision("none", confidence=round(float(p_none[i]), 4),
                                     evidence="; ".join(filter(None, [rule_ev, f"model p={1.0 - p_none[i]:.2f}"]))
-                                    if rule_ev else ""))
+                                    if rule_ev else "", p_marker=float(1.0 - p_none[i])))
         return out
 
     def _dimensions(self, X, subtypes: list[str], flagged) -> list[str]:

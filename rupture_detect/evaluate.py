@@ -47,6 +47,15 @@ def metrics(gold: pd.DataFrame, pred: pd.DataFrame) -> dict:
     return out
 
 
+def calibration_error(is_marker: np.ndarray, p: np.ndarray, bins: int = 10) -> dict:
+    """Brier score and expected calibration error (equal-width bins) of P(marker)."""
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    ece = sum(abs(p[idx == b].mean() - is_marker[idx == b].mean()) * (idx == b).mean()
+              for b in range(bins) if (idx == b).any())
+    return {"brier": float(np.mean((p - is_marker) ** 2)), "ece": float(ece)}
+
+
 def _frame(decisions) -> pd.DataFrame:
     return pd.DataFrame({"family": [d.family for d in decisions],
                          "label": [d.subtype if d.family != "none" else "none" for d in decisions],
@@ -75,6 +84,9 @@ def evaluate(gold_path: str | Path, model_dir: str | Path | None, scorer, split:
                 continue
             decisions = FusedModel.load(model_dir, "fused" if system == "fused" else "model_only").decide(docs)
         results[system] = metrics(gold, _frame(decisions))
+        if decisions and decisions[0].p_marker is not None:
+            results[system]["p_marker_calibration"] = calibration_error(
+                (gold["family"] != "none").to_numpy(dtype=float), np.array([d.p_marker for d in decisions]))
     results["strategies"] = _strategy_results(lab, split, model_dir)
     return results
 
@@ -106,6 +118,12 @@ def format_report(results: dict) -> str:
                        ("subtype_macro_f1", "subtype macro-F1"), ("subtype_kappa", "subtype kappa"),
                        ("dimension_accuracy", "dimension accuracy")):
         lines.append(f"{label:<30}" + "".join(f"{results[s][key]:>10.3f}" for s in systems))
+    cal = [s for s in systems if "p_marker_calibration" in results[s]]
+    for key, label in (("brier", "P(marker) Brier score"), ("ece", "P(marker) calibration error")):
+        if cal:
+            lines.append(f"{label:<30}" + "".join(
+                f"{results[s]['p_marker_calibration'][key]:>10.3f}" if s in cal else f"{'-':>10}"
+                for s in systems))
     lines += ["", "F1 per family / subtype:", head, "-" * len(head)]
     for fam in FAMILY_LABELS:
         lines.append(f"{fam:<30}" + "".join(f"{results[s]['family'][fam]['f1']:>10.3f}" for s in systems))

@@ -30,6 +30,7 @@ class Decision:
     dimension: str = ""
     confidence: float = 0.0
     evidence: str = ""
+    p_marker: float | None = None     # the model's calibrated probability that the turn is a marker
 
 
 EVIDENCE_CHARS = 60

@@ -51,6 +51,7 @@ def test_training_writes_model_files_and_a_card(small_model):
     assert set(card["split_sizes"]) == {"train", "dev", "test"}
     assert card["split_sizes"]["train"]["sessions"] == 16
     assert 0 < card["thresholds"]["fused"] < 1 and len(card["strategies"]["thresholds"]) == 10
+    assert set(card["calibration"]["fused"]) == {"a", "b"} and card["calibration"]["fused"]["a"] > 0
     assert len(card["data_sha256"]) == 64 and "not a diagnostic" in card["limits"].lower()
     assert set(card["versions"]) >= {"spacy", "scikit-learn", "skops"}
 
@@ -64,6 +65,9 @@ def test_evaluation_reports_every_system_on_held_out_sessions(small_model, small
         assert 0 <= m["family_macro_f1"] <= 1 and -1 <= m["family_kappa"] <= 1
         assert set(m["subtype"]) == set(rd.load_taxonomy().marker_ids)
         assert sum(map(sum, m["family_confusion"]["matrix"])) == m["n_client_turns"]
+        if system != "rules":
+            cal = m["p_marker_calibration"]
+            assert 0 <= cal["brier"] <= 1 and 0 <= cal["ece"] <= 1
     assert results["strategies"]["n_therapist_turns"] > 0 and "model" in results["strategies"]
 
 
@@ -76,6 +80,16 @@ def test_training_without_a_split_uses_grouped_cross_validation(small_corpus, sc
     assert result.exit_code == 0, result.output
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
     assert "cross-validation grouped by session" in card["evaluation"] and "all" in card["split_sizes"]
+
+
+def test_calibration_keeps_the_ranking_and_the_probabilities_valid():
+    import numpy as np
+    from rupture_detect.classifier import apply_calibration
+    proba = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.05, 0.05, 0.9]])
+    out = apply_calibration(proba, ["none", "denial", "defends_self"], {"a": 0.5, "b": -1.0})
+    assert np.allclose(out.sum(axis=1), 1.0) and (out >= 0).all()
+    assert list(np.argsort(1 - out[:, 0])) == list(np.argsort(1 - proba[:, 0])), "P(marker) order kept"
+    assert np.allclose(out[:, 1] / out[:, 2], proba[:, 1] / proba[:, 2]), "shares between markers kept"
 
 
 def test_loading_refuses_types_outside_the_allow_list(tmp_path):
