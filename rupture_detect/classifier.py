@@ -34,27 +34,9 @@ TEXT_ONLY_MODEL = "model_only.skops"
 DIMENSION_MODEL = "dimension.skops"
 STRATEGY_MODEL = "strategies.skops"
 
-# Everything a saved model may contain beyond what skops trusts by default.
+# Types a saved model may hold beyond the scikit-learn and numpy types that skops itself trusts.
+# Anything else in a file (a function, a foreign class) is refused before loading.
 TRUSTED_TYPES = frozenset({
-    "sklearn.compose._column_transformer.ColumnTransformer",
-    "sklearn.feature_extraction.text.TfidfVectorizer",
-    "sklearn.feature_extraction.text.TfidfTransformer",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.preprocessing._encoders.OneHotEncoder",
-    "sklearn.preprocessing._label.LabelEncoder",
-    "sklearn.utils._bunch.Bunch",
-    "sklearn.model_selection._split.StratifiedGroupKFold",
-    "sklearn.multiclass.OneVsRestClassifier",
-    "sklearn.preprocessing._label.LabelBinarizer",
-    "collections.OrderedDict",
-    "builtins.slice",
-    "numpy.dtype",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.str_",
-    "scipy.sparse._csr.csr_matrix",
     "rupture_detect.features.CompactTfidfVectorizer",
 })
 

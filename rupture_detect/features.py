@@ -29,7 +29,6 @@ CUE_GROUPS = {
     "sigh": ("sigh",),
     "cry": ("cry", "tear", "sob"),
 }
-TEXT_COLUMNS = ("text", "prev_text", "next_text")
 
 
 def rule_columns() -> list[str]:

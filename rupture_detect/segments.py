@@ -14,8 +14,6 @@ rating follows the scale's logic from what it detected:
 
 from __future__ import annotations
 
-import math
-
 from .taxonomy import load_taxonomy
 
 SEGMENT_MINUTES = 5.0
@@ -97,7 +95,3 @@ def build(transcript, decisions: dict, strategies: dict, episodes: list[dict],
         row["strategies"] = ";".join(row.pop("_strat"))
         out.append(row)
     return out
-
-
-def minutes_label(seconds: float | None) -> str:
-    return "" if seconds is None or math.isnan(seconds) else f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"

@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .classifier import (CARD_NAME, DIMENSION_MODEL, LABEL_MODEL, STRATEGY_MODEL, TEXT_ONLY_MODEL, FusedModel,
+from .classifier import (CARD_NAME, DIMENSION_MODEL, LABEL_MODEL, STRATEGY_MODEL, TEXT_ONLY_MODEL,
                          apply_calibration, save_skops)
 from .corpus import corpus_dir
 from .features import CompactTfidfVectorizer, dense_columns, frame, rule_columns
@@ -280,7 +280,3 @@ def _card_facts(data: Path, gold: pd.DataFrame, has_split: bool) -> dict:
                    "one-to-one therapy only; judges single client turns with the preceding therapist turn, "
                    "not whole episodes."),
     }
-
-
-def fused_model(out_dir: str | Path) -> FusedModel:
-    return FusedModel.load(out_dir, "fused")
