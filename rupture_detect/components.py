@@ -178,6 +178,28 @@ _CHECK_FUNCS = {"short_reply": _check_short_reply, "low_overlap": _check_low_ove
                 "laugh_with_distress": _check_laugh_with_distress, "question_mark": _check_question_mark}
 
 
+def strongest_hits(hits: list[tuple[Rule, Span]]) -> list[tuple[Rule, Span]]:
+    """Drop matches of a rule that overlap a longer match of the same rule.
+
+    "Just tell me", "tell me what to do" and "just tell me what to do" are one
+    piece of evidence, not three; two separate cues of one rule ("people tend
+    to ... human nature") still count twice.
+    """
+    kept: list[tuple[Rule, Span]] = []
+    for rule, span in sorted(hits, key=lambda h: -len(h[1])):
+        if not any(r.id == rule.id and s.start < span.end and span.start < s.end for r, s in kept):
+            kept.append((rule, span))
+    return kept
+
+
+def noisy_or(hits: list[tuple[Rule, Span]]) -> dict[str, float]:
+    """Per label, 1 - prod(1 - weight) over the (distinct) rules that fired."""
+    miss: dict[str, float] = {}
+    for rule, _ in hits:
+        miss[rule.label] = miss.get(rule.label, 1.0) * (1.0 - rule.weight)
+    return {label: 1.0 - p for label, p in miss.items()}
+
+
 class _RuleComponent:
     """Shared machinery: matchers over rules, `when` gates and whole-turn checks."""
 
@@ -287,20 +309,18 @@ class RuptureMarkers(_RuleComponent):
         return doc
 
     def decide(self, hits: list[tuple[Rule, Span]]) -> tuple[dict, Rupture | None]:
-        """Noisy-or of rule weights per marker; the best marker above the threshold wins."""
-        miss: dict[str, float] = {}
-        for rule, _ in hits:
-            miss[rule.label] = miss.get(rule.label, 1.0) * (1.0 - rule.weight)
-        scores = {m: 1.0 - p for m, p in miss.items()}
+        """Noisy-or of rule weights per marker (each rule counts once); the best marker above the threshold wins."""
+        longest = strongest_hits(hits)
+        scores = noisy_or(longest)
         if not scores:
             return scores, None
         best = max(scores, key=lambda m: (scores[m], m))
         if scores[best] < self.threshold:
             return scores, None
-        mine = sorted(((r, s) for r, s in hits if r.label == best), key=lambda h: -h[0].weight)
+        mine = sorted(((r, s) for r, s in longest if r.label == best), key=lambda h: -h[0].weight)
         marker = self.taxonomy.markers[best]
         dimension = next((r.dimension for r, _ in mine if r.dimension), marker.dimension)
-        evidence = tuple(dict.fromkeys((r.id, s.text) for r, s in mine))
+        evidence = tuple((r.id, s.text) for r, s in mine)
         return scores, Rupture(marker.family, best, dimension, round(scores[best], 4), evidence)
 
 

@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from .components import _RuleComponent, _View, text_of
+from .components import _RuleComponent, _View, noisy_or, strongest_hits, text_of
 from .features import ACT_FEATURES, CompactTfidfVectorizer
 from .rules import load_rules
 from .taxonomy import load_taxonomy
@@ -55,16 +55,9 @@ class RepairStrategies(_RuleComponent):
             ext.strategy_scores = {}
             return doc
         hits = self.hits(doc, None, ext.acts)
-        miss: dict[str, float] = {}
-        factors = set()
-        for rule, _ in hits:
-            if rule.id in self.factor_ids:
-                factors.add(rule.label)
-            else:
-                miss[rule.label] = miss.get(rule.label, 1.0) * (1.0 - rule.weight)
         doc.spans[SPANS_KEY] = [Span(doc, s.start, s.end, label=r.label, span_id=r.id) for r, s in hits]
-        ext.strategy_scores = {k: 1.0 - v for k, v in miss.items()}
-        ext.factor_cues = frozenset(factors)
+        ext.strategy_scores = noisy_or([(r, s) for r, s in strongest_hits(hits) if r.id not in self.factor_ids])
+        ext.factor_cues = frozenset(r.label for r, _ in hits if r.id in self.factor_ids)
         return doc
 
 
@@ -135,6 +128,7 @@ class StrategyDetector:
         self.model = model
         self.thresholds = np.array(thresholds) if thresholds is not None else None
         self.ids = load_taxonomy().strategy_ids
+        self.rules_by_id = {r.id: r for r in load_rules("strategy")}
 
     def detect(self, docs: list[Doc]) -> list[tuple[list[str], str]]:
         """(strategy ids, most probable first; evidence) for each therapist doc."""
@@ -150,7 +144,9 @@ class StrategyDetector:
         for d, row, pick in zip(docs, scores, chosen):
             order = [j for j in np.argsort(-row) if pick[j]]
             ids = [self.ids[j] for j in order]
-            rules = "; ".join(f'{s.id_} "{s.text}"' for s in d.spans.get(SPANS_KEY, []) if s.label_ in ids)
+            shown = strongest_hits([(self.rules_by_id[s.id_], s) for s in d.spans.get(SPANS_KEY, [])
+                                    if s.label_ in ids])
+            rules = "; ".join(f'{r.id} "{s.text}"' for r, s in sorted(shown, key=lambda h: h[1].start))
             model = ", ".join(f"{self.ids[j]} p={row[j]:.2f}" for j in order) if self.model is not None else ""
             out.append((ids, "; ".join(filter(None, [rules, model]))))
         return out

@@ -100,6 +100,12 @@ def test_asr_question_without_question_mark_is_an_invitation(scorer):
     assert exchange(scorer, "so um how did you feel when she left", "dunno")[1] == "minimal_response"
 
 
+def test_a_rule_matching_overlapping_phrases_counts_once(nlp):
+    doc = nlp("Just tell me what to do.")          # CTL-01 matches three overlapping phrases
+    assert len(doc.spans["rupture_markers"]) == 3
+    assert doc._.rupture.confidence == 0.6 and doc._.rupture.evidence == (("CTL-01", "Just tell me what to do"),)
+
+
 def test_rule_ids_travel_into_evidence(scorer):
     *_, evidence = exchange(scorer, "Let's look at the plan.", "Just tell me what to do.")
     assert 'CTL-01 "' in evidence
