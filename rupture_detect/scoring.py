@@ -115,9 +115,9 @@ class Scorer:
         would dominate if paid per transcript; batching makes it negligible.
         """
         all_docs = [self.docs(t) for t in transcripts]
-        client = [(k, i) for k, docs in enumerate(all_docs) for i, d in enumerate(docs) if d._.role == "client"]
-        therapist = [(k, i) for k, docs in enumerate(all_docs) for i, d in enumerate(docs)
-                     if d._.role == "therapist"]
+        turns = [(k, i, u.speaker) for k, t in enumerate(transcripts) for i, u in enumerate(t.utterances)]
+        client = [(k, i) for k, i, who in turns if who == "client"]
+        therapist = [(k, i) for k, i, who in turns if who == "therapist"]
         client_docs = [all_docs[k][i] for k, i in client]
         made = self.model.decide(client_docs) if self.model is not None else [rules_decision(d) for d in client_docs]
         found = self.strategies.detect([all_docs[k][i] for k, i in therapist])
