@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend first)
+from matplotlib.figure import Figure     # object API: no pyplot state, no backend switch for the caller
 
 FAMILY_STYLE = {"withdrawal": ("v", "#1f5fa8", 1), "confrontation": ("^", "#b2361e", 2)}
 OUTCOME_STYLE = {"resolved": ("-", "#2a7a3b"), "partly resolved": ("--", "#b07d12"),
@@ -37,7 +34,8 @@ def timeline(session_id: str, rows: list[dict], episodes: list[dict], out_dir: s
         r["_index"] = i + 1
     timed = bool(rows) and all(_num(r.get("start")) is not None for r in rows)
     by_turn = {_turn_key(r["turn"]): r for r in rows}
-    fig, ax = plt.subplots(figsize=(10, 2.6), dpi=110)
+    fig = Figure(figsize=(10, 2.6), dpi=110)
+    ax = fig.subplots()
     for family, (shape, colour, lane) in FAMILY_STYLE.items():
         pts = [r for r in rows if r.get("marker") == family]
         ax.scatter([_position(r, timed) for r in pts], [lane] * len(pts),
@@ -65,7 +63,6 @@ def timeline(session_id: str, rows: list[dict], episodes: list[dict], out_dir: s
         fig.savefig(tmp, format=ext)
         tmp.replace(path)
         paths.append(path)
-    plt.close(fig)
     for r in rows:
         r.pop("_index", None)
     return paths

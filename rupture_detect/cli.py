@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_pages import report, study
 
 EXIT_PARTIAL, EXIT_NOTHING = 1, 3
 
@@ -245,9 +246,7 @@ def _summary(sessions: list[dict], outdir: Path, ext: str) -> None:
                f"segments .{ext}; charts/)")
 
 
-from .cli_pages import report, study  # noqa: E402  (the browser-facing commands, in their own module)
-
-main.add_command(report)
+main.add_command(report)     # the browser-facing commands live in cli_pages.py
 main.add_command(study)
 
 if __name__ == "__main__":

@@ -211,8 +211,9 @@ class _RuleComponent:
         self.matcher, self.phrase_matcher = compile_matchers(nlp.vocab, rules)
         self.has_patterns = len(self.matcher) > 0
 
-    def hits(self, doc: Doc, prev: Doc | None, prev_acts: frozenset) -> list[tuple[Rule, Span]]:
-        view = _View(doc)
+    def hits(self, doc: Doc, prev: Doc | None, prev_acts: frozenset,
+             view: _View | None = None) -> list[tuple[Rule, Span]]:
+        view = view or _View(doc)
         found = []
         strings = doc.vocab.strings
         matches = self.phrase_matcher(doc)
@@ -297,12 +298,12 @@ class RuptureMarkers(_RuleComponent):
             return doc
         prev = ext.prev_turn
         prev_acts = prev._.acts if prev is not None else frozenset()
-        hits = self.hits(doc, prev, prev_acts)
+        view = _View(doc)             # one set of per-turn facts for the gates and the modifiers
+        hits = self.hits(doc, prev, prev_acts, view)
         if hits and any(r.suppress for r, _ in hits):
             strings = doc.vocab.strings
             mods = [(self.modifiers[strings[i]], s, e) for i, s, e in self.modifier_matcher(doc)]
             if mods:
-                view = _View(doc)
                 hits = [(r, s) for r, s in hits if not self._suppressed(r, s, mods, view)]
         doc.spans[self.spans_key] = [Span(doc, s.start, s.end, label=r.label, span_id=r.id) for r, s in hits]
         ext.marker_scores, ext.rupture = self.decide(hits)
