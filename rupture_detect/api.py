@@ -7,36 +7,72 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .batch import ReadOptions, expand_inputs, iter_results, roles_for
+from .batch import FileResult, ReadOptions, _score_isolated, expand_inputs, iter_results, roles_for
 from .formats import transcripts_from_frame
 from .pipeline import load_pipeline, models_dir
 from .episodes import EPISODE_COLUMNS
 from .scoring import SESSION_COLUMNS, UTTERANCE_COLUMNS, Scorer
 from .segments import segment_columns
+from .transcript import ReadLog, TranscriptError
 
 DEFAULT_MODEL = "default"
 CLASSIFIER_DIRNAME = "classifier"
 
 
+class ModelError(ValueError):
+    """A model folder that cannot be used (missing, incomplete, broken or refused)."""
+
+
 def make_scorer(model=DEFAULT_MODEL, threshold: float | None = None) -> Scorer:
-    """A scorer with the shipped pipeline; ``model`` is ``"default"``, ``None`` (rules only) or a model folder."""
+    """A scorer with the shipped pipeline; ``model`` is ``"default"``, ``None`` (rules only) or a model folder.
+
+    ``scorer.model_info`` says which model decides (id, content hash), or why
+    the rules decide alone; an unusable model folder raises :class:`ModelError`.
+    """
     nlp = load_pipeline()
     if threshold is not None:         # a private copy: the cached pipeline is shared by every scorer
         import copy
         nlp = copy.deepcopy(nlp)
         nlp.get_pipe("rupture_markers").threshold = threshold
     if model is None:
-        return Scorer(nlp)
-    path = models_dir() / CLASSIFIER_DIRNAME if model == DEFAULT_MODEL else Path(model)
+        scorer = Scorer(nlp)
+        scorer.model_info = {"id": "rules-only", "reason": "rules only, as asked"}
+        return scorer
+    path = default_model_dir() if model == DEFAULT_MODEL else Path(model)
     if model == DEFAULT_MODEL and not (path / "model_card.json").exists():
-        return Scorer(nlp)          # no shipped model in this install: the rules decide
+        scorer = Scorer(nlp)          # said loudly by the callers and kept in the manifest: never silent
+        scorer.model_info = {"id": "rules-only", "reason": f"no trained model found at {path}; the rules decide alone"}
+        return scorer
     from .classifier import FusedModel
-    return Scorer(nlp, model=FusedModel.load(path))
+    try:
+        fused = FusedModel.load(path)
+    except Exception as err:          # noqa: BLE001 - any unusable folder is the user's to fix, not a crash
+        raise ModelError(f"{path}: cannot load this model folder: {err}") from None
+    scorer = Scorer(nlp, model=fused)
+    scorer.model_info = {"id": fused.card.get("model_id") or path.name, "path": str(path),
+                         "sha256": folder_digest(path)}
+    return scorer
+
+
+def default_model_dir() -> Path:
+    return models_dir() / CLASSIFIER_DIRNAME
+
+
+def folder_digest(path: Path) -> str:
+    """A content hash of every file in a folder (names and bytes), to say exactly which model ran."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+        h.update(f.relative_to(path).as_posix().encode() + b"\0")
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 @dataclass
@@ -45,7 +81,9 @@ class Scores:
     sessions: pd.DataFrame
     episodes: pd.DataFrame
     segments: pd.DataFrame
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)      # inputs or sessions left out, with file:line
+    warnings: list[str] = field(default_factory=list)    # rows read with a problem, renamed sessions, no model
+    model: dict = field(default_factory=dict)            # which model decided (see make_scorer)
 
     def flagged(self) -> pd.DataFrame:
         """Client turns with a marker."""
@@ -55,36 +93,50 @@ class Scores:
 
 def score(source, *, therapist=(), speakers: dict | None = None, columns: dict | None = None,
           fmt: str | None = None, model=DEFAULT_MODEL, threshold: float | None = None,
-          jobs: int = 1) -> Scores:
+          jobs: int = 1, strict: bool = False) -> Scores:
     """Score a path, a folder, a glob, a list of those, or a DataFrame of utterances.
 
-    Bad files are reported in ``Scores.errors`` and the rest still scored; if
-    nothing could be scored, the first error is raised.
+    Bad files and sessions are reported in ``Scores.errors`` and the rest still
+    scored; bad rows are ``Scores.warnings`` (errors with ``strict``). If
+    nothing could be scored, the errors are raised as one ``ValueError``.
     """
     therapist = (therapist,) if isinstance(therapist, str) else tuple(therapist)
-    options = ReadOptions(fmt=fmt, columns=columns or {}, speakers=speakers or {}, therapists=therapist)
-    tables: dict[str, list[dict]] = {"rows": [], "sessions": [], "episodes": [], "segments": []}
-    errors: list[str] = []
+    options = ReadOptions(fmt=fmt, columns=columns or {}, speakers=speakers or {}, therapists=therapist,
+                          strict=strict)
+    scorer = make_scorer(model, threshold)
     if isinstance(source, pd.DataFrame):
-        scorer = make_scorer(model, threshold)
-        for t in transcripts_from_frame(source, roles_for(options, {}), columns):
-            scored = scorer.score(t)
-            tables["rows"].extend(scored.rows)
-            tables["sessions"].append(scored.session)
-            tables["episodes"].extend(scored.episodes)
-            tables["segments"].extend(scored.segments)
+        log = ReadLog("<dataframe>", strict=strict)
+        try:
+            transcripts = transcripts_from_frame(source, roles_for(options, {}), columns, log=log)
+        except TranscriptError as err:
+            raise ValueError(str(err)) from None
+        result = FileResult("<dataframe>", warnings=log.warnings)
+        for t, s in zip(transcripts, _score_isolated(scorer, transcripts)):
+            if isinstance(s, Exception):
+                result.errors.append(f"<dataframe>: session {t.session_id}: could not be scored ({s}); left out")
+                continue
+            result.rows.extend(s.rows)
+            result.sessions.append(s.session)
+            result.episodes.extend(s.episodes)
+            result.segments.extend(s.segments)
+        results, errors = [result], list(result.errors)
     else:
         items = [source] if isinstance(source, (str, Path)) else list(source)
         files, missing = expand_inputs(items)
-        errors.extend(m.error for m in missing)
-        for result in iter_results(files, options, model, threshold, jobs):
-            if result.error:
-                errors.append(result.error)
-            for key in tables:
-                tables[key].extend(getattr(result, key))
-        if not tables["sessions"] and errors:
-            raise ValueError(errors[0] if len(errors) == 1 else "\n".join(errors))
+        errors = [m.error for m in missing]
+        results = []
+        for result in iter_results(files, options, scorer, jobs):
+            errors.extend(result.problems())
+            results.append(result)
+    warnings = [w for r in results for w in r.warnings]
+    if scorer.model_info["id"] == "rules-only" and model is not None:
+        warnings.insert(0, scorer.model_info["reason"])
+    if not any(r.sessions for r in results) and errors:
+        raise ValueError("\n".join(errors))
+    tables = {key: [row for r in results for row in getattr(r, key)]
+              for key in ("rows", "sessions", "episodes", "segments")}
     return Scores(pd.DataFrame(tables["rows"], columns=UTTERANCE_COLUMNS),
                   pd.DataFrame(tables["sessions"], columns=SESSION_COLUMNS),
                   pd.DataFrame(tables["episodes"], columns=EPISODE_COLUMNS),
-                  pd.DataFrame(tables["segments"], columns=segment_columns()), errors)
+                  pd.DataFrame(tables["segments"], columns=segment_columns()), errors, warnings,
+                  dict(scorer.model_info))

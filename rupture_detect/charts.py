@@ -8,6 +8,8 @@ resolved, dotted unresolved), so the chart reads in greyscale and print too.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 from matplotlib.figure import Figure     # object API: no pyplot state, no backend switch for the caller
@@ -58,7 +60,7 @@ def timeline(session_id: str, rows: list[dict], episodes: list[dict], out_dir: s
     fig.tight_layout()
     paths = []
     for ext in ("png", "svg"):
-        path = out_dir / f"{_safe(session_id)}.{ext}"
+        path = out_dir / f"{chart_stem(session_id)}.{ext}"
         tmp = path.with_name(f".{path.name}.tmp")
         fig.savefig(tmp, format=ext)
         tmp.replace(path)
@@ -73,5 +75,18 @@ def _turn_key(turn) -> str:
     return str(int(turn)) if isinstance(turn, float) and turn == turn and turn.is_integer() else str(turn)
 
 
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))
+def chart_stem(session_id) -> str:
+    """The file name (without extension) of a session's chart: safe on every file system for any id.
+
+    Plain ids (letters, digits, ``-``, ``_``, up to 100 characters) are used as
+    they are; any other id becomes a readable, shortened form plus a hash of
+    the whole id, so two ids never share a chart and the report finds it again.
+    """
+    sid = str(session_id)
+    if _PLAIN.fullmatch(sid):
+        return sid
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", sid)[:60].strip("_") or "session"
+    return f"{readable}-{hashlib.sha1(sid.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_-]{1,100}")

@@ -1,7 +1,8 @@
 """``rupture-detect``: a thin click layer over the library.
 
-Exit codes: 0 all inputs scored; 1 some inputs failed (the rest were scored
-and written); 2 usage error; 3 nothing could be scored.
+Exit codes: 0 all inputs scored; 1 some inputs or sessions failed (the rest
+were scored and written); 2 usage error (nothing written); 3 nothing could be
+scored (previous results kept); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import click
 
 from . import __version__
 from .cli_pages import report, study
+from .transcript import SpeakerRoles
 
-EXIT_PARTIAL, EXIT_NOTHING = 1, 3
+EXIT_PARTIAL, EXIT_NOTHING, EXIT_INTERRUPTED = 1, 3, 130
 
 
 def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
@@ -33,7 +35,21 @@ def _bundled_samples() -> Path:
     return Path(__file__).resolve().parent.parent / "sample_transcripts"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Ctrl-C ends any command quietly (exit 130): no traceback, no half-written output."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted; nothing was written (earlier results are untouched).", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="Exit codes: 0 done; 1 some inputs or sessions failed (reported with file and line, the rest "
+                    "written); 2 usage error (bad option, --model or -o; nothing written); 3 nothing could be "
+                    "scored (previous results kept); 130 interrupted.")
 @click.version_option(__version__, prog_name="rupture-detect")
 def main() -> None:
     """Find alliance-rupture markers in anonymised psychotherapy transcripts.
@@ -72,31 +88,43 @@ def main() -> None:
               help="Segment length in utterances for sessions without timestamps.")
 @click.option("--charts/--no-charts", default=True, show_default=True,
               help="Draw a timeline chart per session (OUTDIR/charts/<session>.png and .svg).")
+@click.option("--strict", is_flag=True,
+              help="Treat bad rows (unreadable times, missing text, malformed lines) as errors that fail their "
+                   "file, instead of warnings.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def score(inputs, outdir, out_format, input_format, therapist, client, speaker_map, speakers_file, column_map,
-          model_dir, rules_only, jobs, segment_minutes, segment_turns, charts, quiet):
+          model_dir, rules_only, jobs, segment_minutes, segment_turns, charts, strict, quiet):
     """Score transcripts: INPUTS are files, folders or globs (default: the bundled samples).
 
-    Writes, atomically, OUTDIR/utterances.csv (one row per input utterance, in
-    input order), sessions.csv, episodes.csv and segments.csv (columns in
-    docs/outputs.md), and a timeline chart per session.
+    Writes OUTDIR/utterances.csv (one row per input utterance, in input
+    order), sessions.csv, episodes.csv, segments.csv (columns in
+    docs/outputs.md), a timeline chart per session and manifest.json (version,
+    model, options, inputs with hashes, warnings, errors). The whole folder is
+    built aside and swapped in when the run is done: a run that scores nothing
+    leaves the previous results untouched.
+
+    \b
+    Exit codes: 0 every input scored; 1 some inputs or sessions failed (each
+    reported with file and line; the rest scored and written); 2 usage error
+    (nothing written); 3 nothing could be scored (previous results kept);
+    130 interrupted.
     """
+    from datetime import datetime, timezone
+
     from tqdm import tqdm
 
-    from .batch import ReadOptions, expand_inputs, iter_results, read_roster
-    from .output import TableWriter
-    from .episodes import EPISODE_COLUMNS
-    from .scoring import (EPISODE_TYPES, SEGMENT_TYPES, SESSION_COLUMNS, SESSION_TYPES, UTTERANCE_COLUMNS,
-                          UTTERANCE_TYPES)
-    from .segments import segment_columns
-    from .transcript import SpeakerRoles
+    from .api import ModelError, make_scorer
+    from .batch import ReadOptions, expand_inputs, iter_results
+    from .manifest import build_manifest, write_manifest
+    from .outdir import OutputError, OutputFolder, check_separate
 
+    started = datetime.now(timezone.utc)
     if not inputs:
         samples = _bundled_samples()
         if not samples.is_dir():
             raise click.UsageError("no INPUTS given and no bundled sample_transcripts/ found")
         inputs = (str(samples),)
-    speakers = read_roster(speakers_file) if speakers_file else {}
+    speakers = _roster_option(speakers_file)
     speakers.update(_pairs(speaker_map, "LABEL=ROLE"))
     speakers.update({name: "client" for name in client})
     try:
@@ -104,44 +132,132 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--speaker/--speakers") from None
     options = ReadOptions(fmt=input_format, columns=_pairs(column_map, "FIELD=COLUMN"),
-                          speakers=speakers, therapists=tuple(therapist))
+                          speakers=speakers, therapists=tuple(therapist), strict=strict)
     files, failures = expand_inputs(inputs)
-    if jobs == 0:
-        jobs = (os.cpu_count() or 1) if len(files) >= 4 else 1
-    model = None if rules_only else (model_dir or "default")
-    ext = "csv" if out_format == "csv" else out_format
-    failed = [f.error for f in failures]
-    n_sessions = 0
-    sessions_all = []
-    show = not quiet and sys.stderr.isatty()
-    tables = {"rows": ("utterances", UTTERANCE_COLUMNS, UTTERANCE_TYPES),
-              "sessions": ("sessions", SESSION_COLUMNS, SESSION_TYPES),
-              "episodes": ("episodes", EPISODE_COLUMNS, EPISODE_TYPES),
-              "segments": ("segments", segment_columns(), SEGMENT_TYPES)}
-    with ExitStack() as stack:
-        writers = {key: stack.enter_context(TableWriter(outdir / f"{name}.{ext}", cols, out_format, types))
-                   for key, (name, cols, types) in tables.items()}
+    try:
+        check_separate(outdir, [Path(i) for i in inputs if Path(i).exists()] + [f.path for f in files])
+        work = OutputFolder(outdir)
+    except OutputError as err:
+        raise click.UsageError(str(err)) from None
+    with work:
+        try:
+            scorer = make_scorer(None if rules_only else (model_dir or "default"))
+        except ModelError as err:
+            raise click.BadParameter(str(err), param_hint="--model") from None
+        scorer.segment_minutes, scorer.segment_turns = segment_minutes, segment_turns
+        if scorer.model_info["id"] == "rules-only" and not rules_only:
+            click.echo(f"warning: {scorer.model_info['reason']}", err=True)
+        if jobs == 0:
+            jobs = (os.cpu_count() or 1) if len(files) >= 4 else 1
+        errors = [f.error for f in failures]
+        for err in errors:
+            click.echo(f"error: {err}", err=True)
+        run = _ScoreRun(work.path, out_format, charts)
+        show = not quiet and sys.stderr.isatty()
         bar = tqdm(total=len(files), unit="file", disable=not show, desc="scoring")
-        for result in iter_results(files, options, model, None, jobs, segment_minutes, segment_turns):
-            bar.update(1)
-            if result.error:
-                failed.append(result.error)
-                bar.write(f"error: {result.error}", file=sys.stderr)
-                continue
-            for key, writer in writers.items():
-                writer.write(getattr(result, key))
-            if charts:
-                _draw_charts(result, outdir / "charts")
-            n_sessions += len(result.sessions)
-            sessions_all.extend(result.sessions)
-        bar.close()
-    for err in failures:
-        click.echo(f"error: {err.error}", err=True)
+        with run:
+            for result in iter_results(files, options, scorer, jobs):
+                bar.update(1)
+                for message in result.problems() + run.add(result):
+                    errors.append(message)
+                    bar.write(f"error: {message}", file=sys.stderr)
+                if not quiet:
+                    for w in result.warnings:
+                        bar.write(f"warning: {w}", file=sys.stderr)
+            bar.close()
+        warnings = [w for w in run.warnings]
+        if not run.sessions:
+            click.echo(f"{len(errors)} input(s) failed; nothing scored; previous results in {outdir} "
+                       "left untouched.", err=True)
+            sys.exit(EXIT_NOTHING)
+        manifest = build_manifest(
+            command="score", model=scorer.model_info, inputs=[f.path for f in files], started=started,
+            options={"format": out_format, "input_format": input_format, "therapist": list(therapist),
+                     "client": list(client), "speakers": speakers, "columns": options.columns,
+                     "rules_only": rules_only, "model": str(model_dir) if model_dir else None, "jobs": jobs,
+                     "segment_minutes": segment_minutes, "segment_turns": segment_turns, "charts": charts,
+                     "strict": strict},
+            counts={"files": len(files), "sessions": len(run.sessions), "utterances": run.utterances,
+                    "flagged": run.flagged}, warnings=warnings, errors=errors)
+        write_manifest(work.path, manifest)
+        work.commit()
     if not quiet:
-        _summary(sessions_all, outdir, ext)
-    if failed:
-        click.echo(f"{len(failed)} input(s) failed; {n_sessions} session(s) scored.", err=True)
-        sys.exit(EXIT_PARTIAL if n_sessions else EXIT_NOTHING)
+        _summary(run.sessions, outdir, out_format, len(warnings))
+    if errors:
+        click.echo(f"{len(errors)} input(s) or session(s) failed; {len(run.sessions)} session(s) scored "
+                   f"and written to {outdir}.", err=True)
+        sys.exit(EXIT_PARTIAL)
+
+
+class _ScoreRun:
+    """The four tables and the charts of one run, written session by session into the work folder.
+
+    Each file's rows are prepared for all four tables before any is written, so
+    a session that cannot be written is left out of every table (reported), not
+    half-written; a chart that cannot be drawn is a warning, never a lost table."""
+
+    def __init__(self, folder: Path, fmt: str, charts: bool):
+        from .episodes import EPISODE_COLUMNS
+        from .scoring import (EPISODE_TYPES, SEGMENT_TYPES, SESSION_COLUMNS, SESSION_TYPES, UTTERANCE_COLUMNS,
+                              UTTERANCE_TYPES)
+        from .segments import segment_columns
+        self.folder, self.fmt, self.charts = folder, fmt, charts
+        self.specs = {"rows": ("utterances", UTTERANCE_COLUMNS, UTTERANCE_TYPES),
+                      "sessions": ("sessions", SESSION_COLUMNS, SESSION_TYPES),
+                      "episodes": ("episodes", EPISODE_COLUMNS, EPISODE_TYPES),
+                      "segments": ("segments", segment_columns(), SEGMENT_TYPES)}
+        self.sessions: list[dict] = []
+        self.warnings: list[str] = []
+        self.utterances = self.flagged = 0
+
+    def __enter__(self):
+        from .output import TableWriter
+        self._stack = ExitStack()
+        self.writers = {key: self._stack.enter_context(TableWriter(self.folder / f"{name}.{self.fmt}", cols,
+                                                                   self.fmt, types))
+                        for key, (name, cols, types) in self.specs.items()}
+        return self
+
+    def __exit__(self, *exc):
+        return self._stack.__exit__(*exc)
+
+    def add(self, result) -> list[str]:
+        """Write one file's sessions; returns the errors of sessions that could not be written."""
+        self.warnings.extend(result.warnings)
+        errors = []
+        for sid in dict.fromkeys(str(s["session_id"]) for s in result.sessions):
+            part = {key: [r for r in getattr(result, key) if str(r["session_id"]) == sid] for key in self.writers}
+            try:
+                chunks = {key: w.prepare(part[key]) for key, w in self.writers.items()}
+            except (ValueError, TypeError, OverflowError, ArithmeticError) as err:
+                errors.append(f"{result.path}: session {sid}: could not be written ({err}); left out")
+                continue
+            for key, w in self.writers.items():
+                w.commit(chunks[key])
+            self.sessions.extend(part["sessions"])
+            self.utterances += len(part["rows"])
+            self.flagged += sum(r["marker"] in ("withdrawal", "confrontation") for r in part["rows"])
+            if self.charts:
+                self._chart(result.path, sid, part)
+        return errors
+
+    def _chart(self, path: str, sid: str, part: dict) -> None:
+        from .charts import timeline
+        try:
+            timeline(sid, part["rows"], part["episodes"], self.folder / "charts")
+        except Exception as err:          # noqa: BLE001 - a chart is never worth a lost session
+            self.warnings.append(f"{path}: session {sid}: no chart ({type(err).__name__}: {err})")
+
+
+def _roster_option(speakers_file) -> dict:
+    from .batch import read_roster
+    from .transcript import TranscriptError
+    if not speakers_file:
+        return {}
+    try:
+        return read_roster(speakers_file)
+    except TranscriptError as err:
+        raise click.BadParameter(str(err), param_hint="--speakers") from None
 
 
 @main.command()
@@ -151,7 +267,7 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
 @click.option("--folds", type=click.IntRange(2, 10), default=5, show_default=True,
               help="Cross-validation folds, grouped by session (calibration; threshold without a dev split).")
 def train(data, out_dir, folds):
-    """Train the classifier on an annotated table or corpus folder (default: data/corpus).
+    """Train the classifier on an annotated table or corpus folder (default: the shipped corpus, rupture_detect/data/corpus).
 
     With a train/dev split (a split column, or sessions.jsonl in a corpus
     folder) it fits on train and tunes on dev; without one it tunes by
@@ -181,16 +297,19 @@ def evaluate(gold, model_dir, split, as_json):
     """
     import json as jsonlib
 
-    from .api import CLASSIFIER_DIRNAME, make_scorer
+    from .api import default_model_dir, make_scorer
     from .corpus import corpus_dir
     from .evaluate import evaluate as run_eval
     from .evaluate import format_report
-    from .pipeline import models_dir
     gold = gold or corpus_dir()
     if split is None and gold.is_dir():
         split = "test"
-    if model_dir is None and (models_dir() / CLASSIFIER_DIRNAME / "model_card.json").exists():
-        model_dir = models_dir() / CLASSIFIER_DIRNAME
+    if model_dir is None:
+        if (default_model_dir() / "model_card.json").exists():
+            model_dir = default_model_dir()
+        else:
+            click.echo(f"warning: no trained model found at {default_model_dir()}; evaluating the rules only",
+                       err=True)
     try:
         results = run_eval(gold, model_dir, make_scorer(None), split=split)
     except ValueError as err:
@@ -208,7 +327,7 @@ def corpus() -> None:
 def corpus_validate(path):
     """Check an annotated corpus (folder or table) and print its label counts.
 
-    PATH defaults to the project's corpus in data/corpus. Exits 1 if any
+    PATH defaults to the project's corpus in rupture_detect/data/corpus. Exits 1 if any
     problem is found; each problem names the file and line.
     """
     from .corpus import format_counts, validate
@@ -232,7 +351,7 @@ def _draw_charts(result, folder: Path) -> None:
         timeline(sid, rows, [e for e in result.episodes if str(e["session_id"]) == sid], folder)
 
 
-def _summary(sessions: list[dict], outdir: Path, ext: str) -> None:
+def _summary(sessions: list[dict], outdir: Path, ext: str, n_warnings: int = 0) -> None:
     if not sessions:
         return
     import pandas as pd
@@ -243,7 +362,8 @@ def _summary(sessions: list[dict], outdir: Path, ext: str) -> None:
     click.echo(f"\n{len(df)} session(s), {int(df['utterances'].sum())} utterances, "
                f"{int(df['withdrawal'].sum())} withdrawal and {int(df['confrontation'].sum())} confrontation "
                f"markers, {int(df['episodes'].sum())} episodes -> {outdir}/ (utterances, sessions, episodes, "
-               f"segments .{ext}; charts/)")
+               f"segments .{ext}; charts/; manifest.json)"
+               + (f"; {n_warnings} warning(s) about single rows, listed in manifest.json" if n_warnings else ""))
 
 
 main.add_command(report)     # the browser-facing commands live in cli_pages.py

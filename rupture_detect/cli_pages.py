@@ -36,7 +36,11 @@ def report(inputs, out, title, context, input_format, therapist, model_dir, rule
     from .report import is_outdir, read_outdir, render_report, tables_from_scores, write_page
 
     if len(inputs) == 1 and is_outdir(inputs[0]):
-        tables = read_outdir(inputs[0])
+        try:
+            tables = read_outdir(inputs[0])
+        except Exception as err:      # noqa: BLE001 - any unreadable table: one line, exit 2, no traceback
+            raise click.BadParameter(f"{inputs[0]}: not a readable score output folder ({type(err).__name__}: "
+                                     f"{err})", param_hint="INPUTS") from None
     else:
         from .api import score
         try:
@@ -64,7 +68,7 @@ def report(inputs, out, title, context, input_format, therapist, model_dir, rule
               help="Examples per marker in the library.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for drawing examples and questions.")
 @click.option("--corpus", type=click.Path(exists=True, path_type=Path),
-              help="Annotated corpus folder or table with a train split (default: data/corpus).")
+              help="Annotated corpus folder or table with a train split (default: the shipped corpus).")
 def study(out, quiz, n_questions, per_marker, seed, corpus):
     """Study the 14 markers: annotated examples from the corpus's train split, and a quiz.
 

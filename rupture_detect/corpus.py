@@ -3,7 +3,7 @@
 A corpus is an utterance table (the scorer's format: ``session_id, turn,
 speaker, text`` and optional ``start, end``) plus label columns: ``marker,
 subtype, dimension`` on client turns and ``strategy`` on therapist turns.
-The project's own corpus lives in ``data/corpus/``: ``corpus.jsonl``
+The project's own corpus lives in ``rupture_detect/data/corpus/`` (package data, so it ships in the wheel): ``corpus.jsonl``
 (utterances) and ``sessions.jsonl`` (one line per session: modality,
 presenting problem, variety, ASR style, and the ``split``). A researcher's own
 annotated table in CSV, TSV or JSONL works too; a ``split`` column there (or
@@ -29,7 +29,8 @@ VARIETIES = ("en-GB", "en-US")
 
 
 def corpus_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "data" / "corpus"
+    """The shipped corpus (package data: the same in a checkout and in an installed wheel)."""
+    return Path(__file__).resolve().parent / "data" / "corpus"
 
 
 def assign_splits(sessions: pd.DataFrame, by: list[str], test: float = 0.15, dev: float = 0.15) -> pd.Series:

@@ -14,8 +14,8 @@ import json
 import re
 from pathlib import Path
 
-from .transcript import (SpeakerRoles, Transcript, TranscriptError, Utterance, decode,
-                         make_utterance, parse_time)
+from .transcript import (ReadLog, SpeakerRoles, Transcript, TranscriptError, Utterance, check_utterances,
+                         decode, make_utterance, split_notes)
 
 FORMATS = ("text", "csv", "tsv", "jsonl", "vtt", "srt")
 _EXTENSIONS = {".txt": "text", ".text": "text", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
@@ -26,7 +26,7 @@ COLUMN_ALIASES = {
     "session_id": ("session_id", "session", "sessionid", "conversation_id", "dialog_id", "transcript_id"),
     "turn": ("turn", "turn_id", "utterance_id", "utt_id", "index"),
     "speaker": ("speaker", "role", "speaker_role", "interlocutor"),
-    "text": ("text", "utterance", "content", "transcript"),
+    "text": ("text", "utterance", "utterance_text", "content", "transcript"),
     "start": ("start", "start_time", "begin", "timestamp"),
     "end": ("end", "end_time", "stop"),
 }
@@ -53,8 +53,19 @@ def detect_format(path: Path, text: str) -> str:
 
 
 def read_file(path: str | Path, roles: SpeakerRoles | None = None, fmt: str | None = None,
-              columns: dict[str, str] | None = None) -> list[Transcript]:
+              columns: dict[str, str] | None = None, log: ReadLog | None = None) -> list[Transcript]:
+    """Every transcript in one file. Problems with single rows go to ``log`` as
+    warnings (or errors, with a strict log); problems with the whole file raise
+    :class:`TranscriptError`."""
     path = Path(path)
+    log = log or ReadLog(path)
+    transcripts = _read_as(path, roles, fmt, columns, log)
+    for t in transcripts:
+        check_utterances(t.utterances, log)
+    return transcripts
+
+
+def _read_as(path: Path, roles, fmt, columns, log: ReadLog) -> list[Transcript]:
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -65,13 +76,13 @@ def read_file(path: str | Path, roles: SpeakerRoles | None = None, fmt: str | No
     fmt = fmt or detect_format(path, text)
     roles = roles or SpeakerRoles()
     if fmt == "text":
-        return [read_text(text, path, roles)]
+        return [read_text(text, path, roles, log)]
     if fmt in ("vtt", "srt"):
-        return [read_captions(text, path, roles)]
+        return [read_captions(text, path, roles, log)]
     if fmt in ("csv", "tsv"):
-        return read_delimited(text, path, roles, delimiter="," if fmt == "csv" else "\t", columns=columns)
+        return read_delimited(text, path, roles, delimiter="," if fmt == "csv" else "\t", columns=columns, log=log)
     if fmt == "jsonl":
-        return read_jsonl(text, path, roles, columns=columns)
+        return read_jsonl(text, path, roles, columns=columns, log=log)
     raise TranscriptError(path, None, f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
@@ -82,7 +93,8 @@ _SPEAKER_LINE = re.compile(rf"^(?:{_TS}\s*[-–]?\s*)?([^:\[\]]{{1,40}}?)\s*:\s?
 _LEADING_TS = re.compile(rf"^{_TS}\s*")
 
 
-def read_text(text: str, path: Path, roles: SpeakerRoles) -> Transcript:
+def read_text(text: str, path: Path, roles: SpeakerRoles, log: ReadLog | None = None) -> Transcript:
+    log = log or ReadLog(path)
     session_id = path.stem
     utts: list[Utterance] = []
     for lineno, raw in enumerate(text.split("\n"), start=1):
@@ -106,7 +118,7 @@ def read_text(text: str, path: Path, roles: SpeakerRoles) -> Transcript:
         if ts_after and not stamp:
             stamp, rest = ts_after.group(1), rest[ts_after.end():]
         utts.append(make_utterance(session_id, len(utts) + 1, role, rest.strip(), label=label.strip(),
-                                   start=parse_time(stamp), line=lineno))
+                                   start=log.time(stamp, lineno), line=lineno))
     if not utts:
         raise TranscriptError(path, None, "no utterances found (expected 'SPEAKER: text' lines)")
     _refresh_words(utts)
@@ -125,21 +137,24 @@ def _looks_like_prose(label: str) -> bool:
 
 
 def _refresh_words(utts: list[Utterance]) -> None:
-    from .transcript import split_notes
     for u in utts:
         u.words, u.cues = split_notes(u.text)
 
 
 # ---------------------------------------------------------------- captions
 
-_TIMING = re.compile(r"^\s*([\d:.,]+)\s*-->\s*([\d:.,]+)")
+_TIMING = re.compile(r"^\s*(-?[\d:.,]+)\s*-->\s*(-?[\d:.,]+)")
 _VOICE = re.compile(r"^<v(?:\.[^ >]*)?\s+([^>]+)>(.*?)(?:</v>)?$")
 _CAPTION_SPEAKER = re.compile(r"^([^:]{1,40}?):\s+(.*)$")
 _TAG = re.compile(r"</?[^>]+>")
 
 
-def read_captions(text: str, path: Path, roles: SpeakerRoles) -> Transcript:
-    """WebVTT and SRT: consecutive cues of one speaker merge into one utterance."""
+def read_captions(text: str, path: Path, roles: SpeakerRoles, log: ReadLog | None = None) -> Transcript:
+    """WebVTT and SRT: consecutive cues of one speaker merge into one utterance.
+
+    A cue whose timing cannot be right keeps its text; its times are dropped
+    with a warning."""
+    log = log or ReadLog(path)
     session_id = path.stem
     utts: list[Utterance] = []
     lines = text.split("\n")
@@ -150,10 +165,7 @@ def read_captions(text: str, path: Path, roles: SpeakerRoles) -> Transcript:
             i += 1
             continue
         lineno = i + 1
-        try:
-            start, end = parse_time(m.group(1)), parse_time(m.group(2))
-        except ValueError as err:
-            raise TranscriptError(path, lineno, str(err)) from None
+        start, end = log.time(m.group(1), lineno, "start"), log.time(m.group(2), lineno, "end")
         i += 1
         body = []
         while i < len(lines) and lines[i].strip():
@@ -222,18 +234,21 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
-def _table_rows_to_transcripts(rows, path: Path, roles: SpeakerRoles, cols: dict[str, str]) -> list[Transcript]:
+def _table_rows_to_transcripts(rows, path: Path, roles: SpeakerRoles, cols: dict[str, str],
+                               log: ReadLog | None = None) -> list[Transcript]:
+    log = log or ReadLog(path)
     by_session: dict[str, list[Utterance]] = {}
     used = set(cols.values())
     for lineno, row in rows:
         sid = _cell(row.get(cols["session_id"])) if "session_id" in cols else ""
         sid = sid or path.stem
         label = _cell(row.get(cols["speaker"]))
-        text = row.get(cols["text"])
         if not label:
-            raise TranscriptError(path, lineno, "empty speaker")
-        if text is None:
-            raise TranscriptError(path, lineno, "missing text")
+            log.warn(lineno, "empty speaker; row skipped")
+            continue
+        text = _cell(row.get(cols["text"]))
+        if not text:
+            log.warn(lineno, "missing text; read as an empty utterance")
         role = roles.role_or_error(label, path, lineno)
         utts = by_session.setdefault(sid, [])
         turn = row.get(cols["turn"]) if "turn" in cols else None
@@ -244,13 +259,10 @@ def _table_rows_to_transcripts(rows, path: Path, roles: SpeakerRoles, cols: dict
                 turn = int(turn)
             except (TypeError, ValueError):
                 pass
-        try:
-            start = parse_time(row.get(cols["start"])) if "start" in cols else None
-            end = parse_time(row.get(cols["end"])) if "end" in cols else None
-        except ValueError as err:
-            raise TranscriptError(path, lineno, str(err)) from None
+        start = log.time(row.get(cols["start"]), lineno, "start") if "start" in cols else None
+        end = log.time(row.get(cols["end"]), lineno, "end") if "end" in cols else None
         extra = {k: v for k, v in row.items() if k not in used}
-        utts.append(make_utterance(sid, turn, role, str(text), start=start, end=end, label=label,
+        utts.append(make_utterance(sid, turn, role, text, start=start, end=end, label=label,
                                    line=lineno, extra=extra))
     if not by_session:
         raise TranscriptError(path, None, "no rows")
@@ -258,7 +270,8 @@ def _table_rows_to_transcripts(rows, path: Path, roles: SpeakerRoles, cols: dict
 
 
 def read_delimited(text: str, path: Path, roles: SpeakerRoles, delimiter: str,
-                   columns: dict[str, str] | None = None) -> list[Transcript]:
+                   columns: dict[str, str] | None = None, log: ReadLog | None = None) -> list[Transcript]:
+    log = log or ReadLog(path)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader)
@@ -278,15 +291,17 @@ def read_delimited(text: str, path: Path, roles: SpeakerRoles, delimiter: str,
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) != len(header):
-                raise TranscriptError(path, reader.line_num,
-                                      f"malformed row: expected {len(header)} fields, found {len(row)}")
+                log.warn(reader.line_num, f"malformed row: expected {len(header)} fields, found {len(row)}; "
+                                          "row skipped")
+                continue
             yield reader.line_num, dict(zip(header, row))
 
-    return _table_rows_to_transcripts(rows(), path, roles, cols)
+    return _table_rows_to_transcripts(rows(), path, roles, cols, log)
 
 
 def read_jsonl(text: str, path: Path, roles: SpeakerRoles,
-               columns: dict[str, str] | None = None) -> list[Transcript]:
+               columns: dict[str, str] | None = None, log: ReadLog | None = None) -> list[Transcript]:
+    log = log or ReadLog(path)
     parsed = []
     header: list[str] = []
     for lineno, line in enumerate(text.split("\n"), start=1):
@@ -295,9 +310,14 @@ def read_jsonl(text: str, path: Path, roles: SpeakerRoles,
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
-            raise TranscriptError(path, lineno, f"malformed JSON: {err.msg}") from None
+            log.warn(lineno, f"malformed JSON ({err.msg}); row skipped")
+            continue
+        except RecursionError:
+            log.warn(lineno, "JSON nested too deeply; row skipped")
+            continue
         if not isinstance(obj, dict):
-            raise TranscriptError(path, lineno, "each line must be a JSON object")
+            log.warn(lineno, "not a JSON object; row skipped")
+            continue
         for k in obj:
             if k not in header:
                 header.append(k)
@@ -305,15 +325,19 @@ def read_jsonl(text: str, path: Path, roles: SpeakerRoles,
     if not parsed:
         raise TranscriptError(path, None, "no rows")
     cols = _resolve_columns(header, columns, path)
-    return _table_rows_to_transcripts(parsed, path, roles, cols)
+    return _table_rows_to_transcripts(parsed, path, roles, cols, log)
 
 
 def transcripts_from_frame(df, roles: SpeakerRoles | None = None, columns: dict[str, str] | None = None,
-                           name: str = "<dataframe>") -> list[Transcript]:
+                           name: str = "<dataframe>", log: ReadLog | None = None) -> list[Transcript]:
     """The same contract for a pandas DataFrame already in memory (row numbers count from 1)."""
     path = Path(name)
     header = [str(c) for c in df.columns]
     cols = _resolve_columns(header, columns, path)
     records = df.astype(object).where(df.notna(), None).to_dict("records")
     rows = ((i + 1, {str(k): v for k, v in r.items()}) for i, r in enumerate(records))
-    return _table_rows_to_transcripts(rows, path, roles or SpeakerRoles(), cols)
+    log = log or ReadLog(path)
+    transcripts = _table_rows_to_transcripts(rows, path, roles or SpeakerRoles(), cols, log)
+    for t in transcripts:
+        check_utterances(t.utterances, log)
+    return transcripts

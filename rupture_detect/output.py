@@ -8,6 +8,7 @@ half-written table under the real name.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -18,7 +19,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 
 
 def _clean(value):
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
@@ -35,37 +36,55 @@ class TableWriter:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         self.tmp = Path(tmp)
         self._parquet = None
+        self._schema = None
         if fmt == "parquet":
             os.close(fd)
             self._fh = None
         else:
             self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
             if fmt == "csv":
-                self._csv = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
-                self._csv.writeheader()
+                csv.DictWriter(self._fh, fieldnames=self.columns).writeheader()
         self.types = dict(types or {})
         self.rows_written = 0
 
     def write(self, rows: list[dict]) -> None:
+        self.commit(self.prepare(rows))
+
+    def prepare(self, rows: list[dict]):
+        """Render rows for this table without touching the file; raises if they cannot be written.
+
+        A caller that writes one session to several tables prepares them all
+        first, so a session is either in every table or in none."""
         if not rows:
-            return
+            return None
         if self.fmt == "csv":
-            self._csv.writerows(rows)
-        elif self.fmt == "jsonl":
-            for r in rows:
-                self._fh.write(json.dumps({c: _clean(r.get(c)) for c in self.columns}, ensure_ascii=False) + "\n")
-        else:
-            import pyarrow as pa
+            buf = io.StringIO()
+            csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore").writerows(rows)
+            return buf.getvalue(), len(rows)
+        if self.fmt == "jsonl":
+            return "".join(json.dumps({c: _clean(r.get(c)) for c in self.columns}, ensure_ascii=False,
+                                      allow_nan=False) + "\n" for r in rows), len(rows)
+        import pyarrow as pa
+        if self._schema is None:
+            for c in self.columns:    # untyped columns: float if the first value is a float, else text
+                first = next((r.get(c) for r in rows if _clean(r.get(c)) is not None), None)
+                self.types.setdefault(c, "float" if isinstance(first, float) else None)
+            self._schema = self._arrow_schema()
+        data = {c: [_as_type(r.get(c), self.types.get(c)) for r in rows] for c in self.columns}
+        return pa.Table.from_pydict(data, schema=self._schema), len(rows)
+
+    def commit(self, chunk) -> None:
+        if chunk is None:
+            return
+        payload, n = chunk
+        if self.fmt == "parquet":
             import pyarrow.parquet as pq
             if self._parquet is None:
-                for c in self.columns:    # untyped columns: float if the first value is a float, else text
-                    first = next((r.get(c) for r in rows if _clean(r.get(c)) is not None), None)
-                    self.types.setdefault(c, "float" if isinstance(first, float) else None)
-                self._schema = self._arrow_schema()
                 self._parquet = pq.ParquetWriter(self.tmp, self._schema)
-            data = {c: [_as_type(r.get(c), self.types.get(c)) for r in rows] for c in self.columns}
-            self._parquet.write_table(pa.Table.from_pydict(data, schema=self._schema))
-        self.rows_written += len(rows)
+            self._parquet.write_table(payload)
+        else:
+            self._fh.write(payload)
+        self.rows_written += n
 
     def close(self) -> Path:
         if self._fh is not None:

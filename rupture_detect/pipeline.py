@@ -3,7 +3,7 @@
 ``spacy.blank("en")`` + ``sentencizer`` + lookup ``lemmatizer`` (tables from
 ``spacy-lookups-data``, read once at ``initialize()``) + ``dialogue_acts`` +
 ``repair_strategies`` (therapist turns) + ``rupture_markers`` (client turns). No model download. The saved pipeline in
-``models/pipeline`` carries just the English lookup table, so loading it never
+``rupture_detect/models/pipeline`` carries just the English lookup table, so loading it never
 needs the 99 MB lookups package.
 """
 
@@ -22,9 +22,9 @@ PIPELINE_DIRNAME = "pipeline"
 
 
 def models_dir() -> Path:
-    """``$RUPTURE_DETECT_MODELS``, else ``models/`` beside the package in a source checkout."""
+    """``$RUPTURE_DETECT_MODELS``, else the package's own ``models/`` (package data: shipped in the wheel)."""
     env = os.environ.get("RUPTURE_DETECT_MODELS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+    return Path(env) if env else Path(__file__).resolve().parent / "models"
 
 
 def build_pipeline(threshold: float = 0.5) -> Language:

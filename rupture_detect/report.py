@@ -20,6 +20,8 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from .charts import chart_stem
+from .manifest import read_manifest
 from .taxonomy import DIMENSIONS, FAMILIES, load_taxonomy
 
 TABLE_EXTS = ("csv", "jsonl", "parquet")
@@ -45,6 +47,7 @@ class ReportTables:
     segments: pd.DataFrame | None = None
     charts: dict[str, str] = field(default_factory=dict)     # session_id -> SVG text
     source: str = ""
+    manifest: dict | None = None                               # the run's manifest.json, when there is one
 
 
 # ---------------------------------------------------------------- reading
@@ -78,8 +81,12 @@ def read_outdir(path: str | Path) -> ReportTables:
     charts = {}
     chart_dir = folder / "charts"
     if chart_dir.is_dir():
-        charts = {p.stem: p.read_text("utf-8", errors="replace") for p in sorted(chart_dir.glob("*.svg"))}
-    return ReportTables(utts, sessions, _table(folder, "episodes"), _table(folder, "segments"), charts, str(folder))
+        for sid in sessions["session_id"]:
+            svg = chart_dir / f"{chart_stem(sid)}.svg"
+            if svg.is_file():
+                charts[str(sid)] = svg.read_text("utf-8", errors="replace")
+    return ReportTables(utts, sessions, _table(folder, "episodes"), _table(folder, "segments"), charts, str(folder),
+                        read_manifest(folder))
 
 
 def tables_from_scores(scores, source: str = "") -> ReportTables:
@@ -383,7 +390,23 @@ def build_context(tables: ReportTables, title: str | None = None, context: int =
             "subtypes": [{"id": m.id, "label": m.label, "family": m.family,
                           "count": sum(ex["subtype"] == m.id for ex in all_ex)} for m in tax.markers.values()],
             "dimension_counts": {d: sum(ex["dimension"] == d for ex in all_ex) for d in DIMENSIONS},
-            "family_counts": {f: sum(ex["family"] == f for ex in all_ex) for f in FAMILIES}}
+            "family_counts": {f: sum(ex["family"] == f for ex in all_ex) for f in FAMILIES},
+            "run": run_summary(tables.manifest)}
+
+
+def run_summary(manifest: dict | None) -> dict | None:
+    """The lines of the run's manifest a reader of the report needs (the full file is beside the tables)."""
+    if not manifest:
+        return None
+    if "error" in manifest:
+        return {"error": manifest["error"]}
+    model = manifest.get("model") or {}
+    counts = manifest.get("counts") or {}
+    return {"version": _str(manifest.get("version")), "started": _str(manifest.get("started")),
+            "model": _str(model.get("id")), "model_sha": _str(model.get("sha256"))[:12],
+            "model_note": _str(model.get("reason")), "rules_sha": _str(manifest.get("rules_sha256"))[:12],
+            "inputs": len(manifest.get("inputs") or []), "warnings": int(counts.get("warnings") or 0),
+            "errors": int(counts.get("errors") or 0)}
 
 
 def render_report(tables: ReportTables, title: str | None = None, context: int = 2) -> str:

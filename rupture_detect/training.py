@@ -264,7 +264,7 @@ def _card_facts(data: Path, gold: pd.DataFrame, has_split: bool) -> dict:
              for s, g in gold.groupby("split")} if has_split else {
         "all": {"sessions": int(gold["session_id"].nunique()), "client_turns": len(gold)}}
     return {
-        "data": str(data.relative_to(corpus_dir().parent.parent) if data.is_relative_to(corpus_dir().parent.parent)
+        "data": str(data.relative_to(corpus_dir().parents[2]) if data.is_relative_to(corpus_dir().parents[2])
                     else data.name),
         "data_sha256": digest.hexdigest(),
         "split_sizes": sizes,

@@ -8,6 +8,7 @@ words.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ _NOTE = re.compile(r"\[([^\[\]]{1,40})\]|\(([^()]{1,40})\)")
 _SPACES = re.compile(r"\s+")
 
 
+MAX_UTTERANCE_CHARS = 100_000    # longer utterances are truncated, with a warning (spaCy stops at 1,000,000)
+MAX_TIME_SECONDS = 48 * 3600      # a time beyond two days into a recording is a typing error, not a time
+
+
 class TranscriptError(ValueError):
     """Bad input, located: ``str(err)`` reads ``path:line: message``."""
 
@@ -39,6 +44,34 @@ class TranscriptError(ValueError):
         self.message = message
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {message}")
+
+
+class ReadLog:
+    """Problems with single rows of one input file.
+
+    By default a bad row is a *warning* (``path:line: message``) and the row is
+    kept in the best shape that can be trusted (a bad time dropped, a missing
+    text read as empty); with ``strict`` it is a :class:`TranscriptError` instead.
+    """
+
+    def __init__(self, path: str | Path, strict: bool = False):
+        self.path = str(path)
+        self.strict = strict
+        self.warnings: list[str] = []
+
+    def warn(self, line: int | None, message: str) -> None:
+        if self.strict:
+            raise TranscriptError(self.path, line, message)
+        where = f"{self.path}:{line}" if line else self.path
+        self.warnings.append(f"{where}: {message}")
+
+    def time(self, value: object, line: int | None, what: str = "time") -> float | None:
+        """``parse_time`` with a bad value dropped (warning) rather than failing the file."""
+        try:
+            return parse_time(value)
+        except ValueError as err:
+            self.warn(line, f"{what}: {err}; the {what} of this row is left empty")
+            return None
 
 
 @dataclass(slots=True)
@@ -118,26 +151,59 @@ def make_utterance(session_id: str, turn: object, speaker: str, text: str, **kw)
                      words=words, cues=cues, **kw)
 
 
-_TIME = re.compile(r"^(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?$")
+_TIME = re.compile(r"^(?:(\d{1,3}):)?(\d{1,2}):(\d{2})(?:[.,](\d{1,3}))?$")
 
 
 def parse_time(value: object) -> float | None:
-    """Seconds from ``HH:MM:SS(.mmm)``, ``MM:SS``, or a number; None when empty."""
-    if value is None:
+    """Seconds from ``HH:MM:SS(.mmm)``, ``MM:SS``, or a number; None when empty.
+
+    Raises ValueError for anything that is not a possible time in a recording:
+    unreadable text, minutes or seconds of 60 or more, negative, infinite or
+    beyond :data:`MAX_TIME_SECONDS`.
+    """
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return None if value != value else float(value)   # NaN -> None
+        if value != value:                 # NaN: an empty cell
+            return None
+        return _checked(float(value), value)
     s = str(value).strip()
-    if not s:
+    if not s or s.lower() == "nan":
         return None
     m = _TIME.match(s)
     if m:
         h, mnt, sec, frac = m.groups()
-        return int(h or 0) * 3600 + int(mnt) * 60 + int(sec) + (int(frac.ljust(3, "0")) / 1000 if frac else 0.0)
+        if h is not None and int(mnt) >= 60 or int(sec) >= 60:
+            raise ValueError(f"{s!r} is not a time (minutes and seconds run to 59)")
+        return _checked(int(h or 0) * 3600 + int(mnt) * 60 + int(sec)
+                        + (int(frac.ljust(3, "0")) / 1000 if frac else 0.0), s)
     try:
-        return float(s)
+        seconds = float(s)
     except ValueError:
         raise ValueError(f"cannot read {s!r} as a time (HH:MM:SS or seconds)") from None
+    if seconds != seconds:
+        return None
+    return _checked(seconds, s)
+
+
+def _checked(seconds: float, shown: object) -> float:
+    if not math.isfinite(seconds) or seconds < 0 or seconds > MAX_TIME_SECONDS:
+        raise ValueError(f"{shown!r} is not a possible time in a recording (0 to {MAX_TIME_SECONDS // 3600} hours)")
+    return seconds
+
+
+def check_utterances(utts: list[Utterance], log: ReadLog) -> None:
+    """What every reader checks before handing utterances on: times that cannot be
+    right (end before start) are dropped and over-long texts are truncated, with a
+    warning each."""
+    for u in utts:
+        if u.start is not None and u.end is not None and u.end < u.start:
+            log.warn(u.line, f"end {u.end:g}s is before start {u.start:g}s; both times of this row are left empty")
+            u.start = u.end = None
+        if len(u.text) > MAX_UTTERANCE_CHARS:
+            log.warn(u.line, f"utterance of {len(u.text):,} characters truncated to {MAX_UTTERANCE_CHARS:,}")
+            u.text = u.text[:MAX_UTTERANCE_CHARS]
+            u.words, u.cues = split_notes(u.text)
 
 
 def decode(data: bytes, path: str | Path) -> str:

@@ -1,9 +1,9 @@
 """Inter-coder agreement between the corpus labels and an independent second coding.
 
-    python scripts/agreement.py data/corpus/second_coding/*.jsonl [--json OUT.json] [--disagreements OUT.jsonl]
+    python scripts/agreement.py rupture_detect/data/corpus/second_coding/*.jsonl [--json OUT.json] [--disagreements OUT.jsonl]
 
 The corpus holds adjudicated labels; the first coder's original labels are
-restored from ``data/corpus/adjudication.jsonl`` (its ``first`` fields), so
+restored from ``rupture_detect/data/corpus/adjudication.jsonl`` (its ``first`` fields), so
 the figures are the agreement *before* adjudication.
 
 SECOND_CODER files hold one line per utterance: session_id, turn, marker,

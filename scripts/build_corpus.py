@@ -6,7 +6,7 @@ Reads RAW_DIR/batch_NN.jsonl and batch_NN.sessions.jsonl, applies the
 label changes (adjudicated disagreements, then the corpus-wide corrections
 that adjudication called for), assigns the fixed split by session (70/15/15,
 stratified by batch and ASR style, hash-ordered so it is stable) and writes
-data/corpus/corpus.jsonl and data/corpus/sessions.jsonl. The raw batches are
+rupture_detect/data/corpus/corpus.jsonl and rupture_detect/data/corpus/sessions.jsonl. The raw batches are
 not kept in the repository: the corpus files are the artifact.
 """
 

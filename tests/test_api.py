@@ -128,10 +128,13 @@ def test_partial_failure_is_reported_and_the_rest_scored(write, tmp_path):
     bad = write("d/bad.jsonl", '{"speaker": "T", "text": "Hi."}\n{oops}\n')
     result = score([tmp_path / "d", tmp_path / "missing.txt"], model=None)
     assert result.errors[0].startswith(f"{tmp_path / 'missing.txt'}: no such file")
-    assert result.errors[1].startswith(f"{bad}:2: malformed JSON")
-    assert len(result.errors) == 2
-    assert result.utterances["session_id"].unique().tolist() == ["good"]
-    assert result.sessions["session_id"].tolist() == ["good"]
+    assert len(result.errors) == 1
+    assert result.warnings == [f"{bad}:2: malformed JSON (Expecting property name enclosed in double quotes); "
+                               "row skipped"]
+    assert result.utterances["session_id"].unique().tolist() == ["bad", "good"]     # folder order
+    assert result.sessions["session_id"].tolist() == ["bad", "good"]
+    with pytest.raises(ValueError, match=rf"{bad}:2: malformed JSON"):
+        score(bad, model=None, strict=True)
 
 
 def test_nothing_scored_raises(write):

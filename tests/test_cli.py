@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
+from pathlib import Path
 
 import click
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import rupture_detect
 from rupture_detect.cli import main
 from rupture_detect.scoring import SESSION_COLUMNS
 from rupture_detect.taxonomy import DIMENSIONS, load_taxonomy, strategy_ids
@@ -55,7 +58,7 @@ def sample_run(tmp_path_factory, samples):
 
 def test_samples_write_the_tables_with_the_contract_columns(sample_run):
     assert sorted(p.name for p in sample_run.iterdir()) == [
-        "charts", "episodes.csv", "segments.csv", "sessions.csv", "utterances.csv"]
+        "charts", "episodes.csv", "manifest.json", "segments.csv", "sessions.csv", "utterances.csv"]
     charts = sorted(p.name for p in (sample_run / "charts").iterdir())
     assert len(charts) == 18 and "cbt_homework.png" in charts and "cbt_homework.svg" in charts
     with open(sample_run / "utterances.csv", encoding="utf-8") as fh:
@@ -130,7 +133,7 @@ def test_jsonl_output(sample_run, samples, tmp_path):
     result = run("score", samples, "-o", tmp_path, "--rules-only", "-q", "--format", "jsonl", "--no-charts")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "episodes.jsonl", "segments.jsonl", "sessions.jsonl", "utterances.jsonl"]
+        "episodes.jsonl", "manifest.json", "segments.jsonl", "sessions.jsonl", "utterances.jsonl"]
     lines = (tmp_path / "utterances.jsonl").read_text(encoding="utf-8").splitlines()
     assert list(json.loads(lines[0])) == CONTRACT
     u = pd.read_json(tmp_path / "utterances.jsonl", lines=True, dtype=False)
@@ -186,9 +189,9 @@ def test_exit_3_when_nothing_scored(write, tmp_path):
     assert result.exit_code == 3
     for where in (f"{bad}:3:", f"{empty}: empty file", f"{tmp_path / 'missing.vtt'}: no such file"):
         assert where in result.stderr
-    assert "3 input(s) failed; 0 session(s) scored." in result.stderr
-    assert len(read_csv(tmp_path / "out" / "utterances.csv")) == 0
-    assert not any(p.name.endswith(".tmp") for p in (tmp_path / "out").iterdir())
+    assert "3 input(s) failed; nothing scored" in result.stderr
+    assert not (tmp_path / "out").exists()                    # nothing written, not even empty tables
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []    # no work folder left
 
 
 @pytest.mark.parametrize("args", [["--format", "xlsx"], ["--speaker", "no-equals-sign"],
@@ -310,3 +313,177 @@ def test_every_command_help_mentions_its_options():
     for name in main.commands:
         assert name in group_help.output
     assert run("score", "-h").output == run("score", "--help").output
+
+
+# ---------------------------------------------------------------- robustness: nothing lost, clear errors
+
+def annomi_shaped_table(n_sessions=40, turns=30, bad_at=(17, 9)) -> str:
+    """A multi-session utterance table in AnnoMI's shape (written for the project), one malformed timestamp."""
+    lines = ["transcript_id,utterance_id,interlocutor,timestamp,utterance_text"]
+    for s in range(n_sessions):
+        for u in range(turns):
+            who = "therapist" if u % 2 == 0 else "client"
+            stamp = "00:09:025" if (s, u) == bad_at else f"00:{u // 6:02d}:{(u * 10) % 60:02d}"
+            text = "How have things been since we last met?" if who == "therapist" else "Mm-hmm. About the same."
+            lines.append(f"{s},{u},{who},{stamp},{text}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_big_table_with_one_malformed_timestamp_scores_every_session(write, tmp_path):
+    path = write("annomi_like.csv", annomi_shaped_table())
+    result = run("score", path, "-o", tmp_path / "out", "--rules-only", "-q", "--no-charts")
+    assert result.exit_code == 0, result.output
+    sessions = read_csv(tmp_path / "out" / "sessions.csv")
+    assert len(sessions) == 40
+    u = read_csv(tmp_path / "out" / "utterances.csv")
+    assert len(u) == 1200 and u.loc[(u["session_id"] == "17") & (u["turn"] == "9"), "start"].tolist() == [""]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["warnings"] == 1 and manifest["counts"]["sessions"] == 40
+    line = 1 + 17 * 30 + 9 + 1
+    assert manifest["warnings"][0].startswith(f"{path}:{line}: start: ") and "00:09:025" in manifest["warnings"][0]
+    strict = run("score", path, "-o", tmp_path / "strict", "--rules-only", "-q", "--strict")
+    assert strict.exit_code == 3 and f"{path}:{line}:" in strict.stderr
+
+
+def test_the_manifest_says_what_ran(sample_run, samples):
+    m = json.loads((sample_run / "manifest.json").read_text())
+    assert m["tool"] == "rupture-detect" and m["command"] == "score"
+    assert m["model"]["id"] == "rules-only" and len(m["rules_sha256"]) == 64
+    assert m["options"]["rules_only"] is True and m["options"]["format"] == "csv"
+    assert len(m["inputs"]) == 8 and all(len(i["sha256"]) == 64 and i["bytes"] > 0 for i in m["inputs"])
+    assert m["counts"]["sessions"] == 9 and m["counts"]["utterances"] == 365 and m["counts"]["errors"] == 0
+
+
+def test_a_run_that_scores_nothing_leaves_the_previous_results_untouched(sample_run, tmp_path, write):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(sample_run, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    result = run("score", tmp_path / "mistyped_path", "-o", out, "--rules-only", "-q")
+    assert result.exit_code == 3
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert len(list((out / "charts").iterdir())) == 18
+
+
+def test_a_new_run_replaces_old_charts_too(sample_run, tmp_path, write):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(sample_run, out)
+    result = run("score", write("one.txt", GOOD), "-o", out, "--rules-only", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "charts").iterdir()) == ["one.png", "one.svg"]
+
+
+@pytest.mark.parametrize("where", ["inside_input", "input_inside"])
+def test_output_and_input_folders_must_be_separate(write, tmp_path, where):
+    write("in/a.txt", GOOD)
+    out = tmp_path / "in" / "results" if where == "inside_input" else tmp_path / "out"
+    if where == "input_inside":
+        write("out/sessions.csv", "session_id\n")
+        write("out/utterances.csv", "session_id\n")
+        inputs = [tmp_path / "out" / "sessions.csv"]
+    else:
+        inputs = [tmp_path / "in"]
+    result = run("score", *inputs, "-o", out, "--rules-only", "-q")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "inside" in result.stderr
+
+
+def test_a_folder_with_foreign_files_is_never_replaced(write, tmp_path):
+    precious = write("mine/thesis.docx", b"...")
+    result = run("score", write("a.txt", GOOD), "-o", tmp_path / "mine", "--rules-only", "-q")
+    assert result.exit_code == 2 and "did not write" in result.stderr
+    assert precious.read_bytes() == b"..."
+
+
+def test_unwritable_output_is_a_usage_error(write, tmp_path):
+    blocker = write("afile", "x")
+    result = run("score", write("a.txt", GOOD), "-o", blocker / "out", "--rules-only", "-q")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "cannot write the output folder" in result.stderr
+
+
+@pytest.mark.parametrize("make", ["empty", "broken", "refused"])
+def test_bad_model_folder_is_a_usage_error(write, tmp_path, make):
+    model = tmp_path / "model"
+    model.mkdir()
+    if make != "empty":
+        card = json.loads((Path(rupture_detect.__file__).parent / "models" / "classifier" / "model_card.json").read_text())
+        (model / "model_card.json").write_text(json.dumps(card))
+        if make == "broken":
+            (model / "fused.skops").write_bytes(b"not a zip file")
+        else:
+            import skops.io as sio
+            sio.dump({"f": os.system}, model / "fused.skops")
+    result = run("score", write("a.txt", GOOD), "-o", tmp_path / "out", "--model", model, "-q")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--model" in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("content", [b"name,role\nAnna,therapist\nB\x80,client\n", b"name,role\nAnna,boss\n",
+                                     b"who,what\n"])
+def test_bad_speakers_file_is_a_usage_error(write, tmp_path, content):
+    roster = write("speakers_in.csv", content)
+    result = run("score", write("a.txt", GOOD), "-o", tmp_path / "out", "--speakers", roster, "-q")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert str(roster) in result.stderr
+
+
+def test_a_missing_model_is_said_loudly(write, tmp_path, monkeypatch):
+    monkeypatch.setenv("RUPTURE_DETECT_MODELS", str(tmp_path / "no_models"))
+    result = run("score", write("a.txt", GOOD), "-o", tmp_path / "out", "-q")
+    assert result.exit_code == 0
+    assert "no trained model found" in result.stderr
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert m["model"]["id"] == "rules-only" and "no trained model found" in m["model"]["reason"]
+
+
+def test_ctrl_c_ends_quietly_and_keeps_previous_results(write, tmp_path, monkeypatch):
+    import rupture_detect.batch as batch
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+        yield
+    monkeypatch.setattr(batch, "iter_results", interrupted)
+    result = run("score", write("a.txt", GOOD), "-o", tmp_path / "out", "--rules-only", "-q")
+    assert result.exit_code == 130 and "Traceback" not in result.output
+    assert "interrupted" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_exit_codes_are_in_the_help():
+    for args in (["--help"], ["score", "--help"]):
+        text = run(*args).output
+        assert "Exit codes" in text and "130" in text
+
+
+def test_long_and_odd_session_ids_get_safe_charts_the_report_finds(write, tmp_path):
+    long_id = "x" * 300
+    write("t.csv", f"session_id,speaker,text\n{long_id},T,How was it?\n{long_id},C,Fine.\n"
+                   "s 1/é?,T,How was it?\ns 1/é?,C,You never listen.\n")
+    result = run("score", tmp_path / "t.csv", "-o", tmp_path / "out", "--rules-only", "-q")
+    assert result.exit_code == 0, result.output
+    charts = sorted(p.name for p in (tmp_path / "out" / "charts").iterdir())
+    assert len(charts) == 4 and all(len(c.encode()) < 120 for c in charts)
+    from rupture_detect.report import read_outdir
+    assert set(read_outdir(tmp_path / "out").charts) == {long_id, "s 1/é?"}
+
+
+def test_report_on_a_corrupt_folder_is_a_usage_error(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "utterances.parquet").write_bytes(b"garbage")
+    result = run("report", tmp_path / "bad", "-o", tmp_path / "r.html")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "not a readable score output folder" in result.stderr
+
+
+def test_a_session_that_cannot_be_written_is_left_out_of_every_table(tmp_path):
+    from rupture_detect.batch import FileResult
+    from rupture_detect.cli import _ScoreRun
+    ok = {"session_id": "A", "utterances": 1}
+    bad = {"session_id": "B", "utterances": "not a number"}
+    rows = [{"session_id": s, "turn": 1, "speaker": "client", "text": "hi", "marker": "none"} for s in "AB"]
+    with _ScoreRun(tmp_path, "parquet", charts=False) as sink:
+        errors = sink.add(FileResult("f.csv", rows=rows, sessions=[ok, bad]))
+    assert len(errors) == 1 and errors[0].startswith("f.csv: session B: could not be written")
+    assert pd.read_parquet(tmp_path / "utterances.parquet")["session_id"].tolist() == ["A"]
+    assert pd.read_parquet(tmp_path / "sessions.parquet")["session_id"].tolist() == ["A"]

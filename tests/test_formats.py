@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rupture_detect.formats import detect_format, read_file, transcripts_from_frame
-from rupture_detect.transcript import SpeakerRoles, TranscriptError
+from rupture_detect.transcript import ReadLog, SpeakerRoles, TranscriptError
 
 
 def only(transcripts):
@@ -360,23 +360,37 @@ def test_comments_only_text_has_no_utterances(write):
     assert "no utterances" in str(info.value)
 
 
-def test_csv_row_with_wrong_field_count(write):
+def read_logged(path, strict=False):
+    """(transcripts, warnings) of one file, read with a fresh log."""
+    log = ReadLog(path, strict=strict)
+    return read_file(path, log=log), log.warnings
+
+
+def strict_error(path) -> TranscriptError:
+    with pytest.raises(TranscriptError) as info:
+        read_file(path, log=ReadLog(path, strict=True))
+    return info.value
+
+
+def test_csv_row_with_wrong_field_count_is_skipped_with_a_located_warning(write):
     path = write("bad.csv", ('speaker,text\n'
                              'T,"Hello,\nit spans two lines"\n'
                              'C,Fine.\n'
                              'T,Too,many\n'
-                             'C,Never read.\n'))
-    with pytest.raises(TranscriptError) as info:
-        read_file(path)
-    assert_located(info.value, path, 5)
-    assert "expected 2 fields, found 3" in str(info.value)
+                             'C,Still read.\n'))
+    transcripts, warnings = read_logged(path)
+    assert [u.text for u in only(transcripts).utterances] == ["Hello,\nit spans two lines", "Fine.", "Still read."]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{path}:5: ")
+    assert "expected 2 fields, found 3" in warnings[0]
+    err = strict_error(path)
+    assert_located(err, path, 5)
 
 
 def test_tsv_row_with_too_few_fields(write):
     path = write("bad.tsv", "speaker\ttext\tstart\nT\tHello.\t1\nC\tHi.\n")
-    with pytest.raises(TranscriptError) as info:
-        read_file(path)
-    assert_located(info.value, path, 3)
+    transcripts, warnings = read_logged(path)
+    assert len(only(transcripts).utterances) == 1 and warnings[0].startswith(f"{path}:3: ")
+    assert_located(strict_error(path), path, 3)
 
 
 def test_csv_unknown_speaker_value(write):
@@ -387,44 +401,87 @@ def test_csv_unknown_speaker_value(write):
     assert "'Z'" in str(info.value)
 
 
-def test_csv_empty_speaker_and_bad_time(write):
+def test_csv_empty_speaker_is_skipped_and_a_bad_time_dropped(write):
     path = write("e.csv", "speaker,text\nT,Hello.\n,Hi.\n")
-    with pytest.raises(TranscriptError) as info:
-        read_file(path)
-    assert_located(info.value, path, 3)
+    transcripts, warnings = read_logged(path)
+    assert len(only(transcripts).utterances) == 1
+    assert warnings == [f"{path}:3: empty speaker; row skipped"]
+    assert_located(strict_error(path), path, 3)
     path = write("t.csv", "speaker,text,start\nT,Hello.,1\nC,Hi.,soon\n")
-    with pytest.raises(TranscriptError) as info:
-        read_file(path)
-    assert_located(info.value, path, 3)
-    assert "soon" in str(info.value)
+    transcripts, warnings = read_logged(path)
+    assert rows(only(transcripts), "text", "start") == [("Hello.", 1.0), ("Hi.", None)]
+    assert warnings[0].startswith(f"{path}:3: start: ") and "soon" in warnings[0]
+    assert "soon" in str(strict_error(path))
 
 
 @pytest.mark.parametrize("bad_line", ['{"speaker": "C", "text": }', '{"speaker": "C"', "not json"])
 def test_jsonl_malformed_line(write, bad_line):
     path = write("bad.jsonl", '{"speaker": "T", "text": "Hello."}\n\n' + bad_line + "\n")
-    with pytest.raises(TranscriptError) as info:
-        read_file(path)
-    assert_located(info.value, path, 3)
-    assert "malformed JSON" in str(info.value)
+    transcripts, warnings = read_logged(path)
+    assert len(only(transcripts).utterances) == 1
+    assert warnings[0].startswith(f"{path}:3: malformed JSON")
+    assert_located(strict_error(path), path, 3)
 
 
 def test_jsonl_line_not_an_object(write):
     path = write("list.jsonl", '{"speaker": "T", "text": "Hello."}\n["C", "Hi."]\n')
-    with pytest.raises(TranscriptError) as info:
-        read_file(path)
-    assert_located(info.value, path, 2)
+    _, warnings = read_logged(path)
+    assert warnings == [f"{path}:2: not a JSON object; row skipped"]
+    assert_located(strict_error(path), path, 2)
 
 
-def test_jsonl_row_missing_text(write):
-    path = write("nt.jsonl", '{"speaker": "T", "text": "Hello."}\n{"speaker": "C"}\n')
-    with pytest.raises(TranscriptError) as info:
-        read_file(path)
-    assert_located(info.value, path, 2)
-    assert "missing text" in str(info.value)
+@pytest.mark.parametrize("line", ['{"speaker": "C"}', '{"speaker": "C", "text": null}', '{"speaker": "C", "text": NaN}'])
+def test_jsonl_row_missing_text_is_an_empty_utterance(write, line):
+    path = write("nt.jsonl", '{"speaker": "T", "text": "Hello."}\n' + line + "\n")
+    transcripts, warnings = read_logged(path)
+    assert rows(only(transcripts), "speaker", "text") == [("therapist", "Hello."), ("client", "")]
+    assert warnings == [f"{path}:2: missing text; read as an empty utterance"]
+    assert "missing text" in str(strict_error(path))
+
+
+def test_deeply_nested_jsonl_is_a_skipped_row_not_a_crash(write):
+    path = write("deep.jsonl", '{"speaker": "T", "text": "Hello."}\n' + '{"a":' * 100_000 + "1" + "}" * 100_000 + "\n")
+    transcripts, warnings = read_logged(path)
+    assert len(only(transcripts).utterances) == 1
+    assert warnings[0].startswith(f"{path}:2: ")
+
+
+@pytest.mark.parametrize("stamp, reason", [
+    ("00:09:025", "cannot read"), ("00:99:99", "run to 59"), ("-5", "not a possible time"),
+    ("inf", "not a possible time"), ("1e300", "not a possible time"),
+])
+def test_impossible_times_are_dropped_for_their_row_only(write, stamp, reason):
+    path = write("times.csv", f"speaker,text,start\nT,Hello.,00:00:01\nC,Hi.,{stamp}\nT,Go on.,00:00:09\n")
+    transcripts, warnings = read_logged(path)
+    assert rows(only(transcripts), "start") == [(1.0,), (None,), (9.0,)]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{path}:3: start: ") and reason in warnings[0]
+
+
+def test_start_after_end_drops_both_times(write):
+    path = write("se.csv", "speaker,text,start,end\nT,Hello.,5,9\nC,Hi.,20,10\n")
+    transcripts, warnings = read_logged(path)
+    assert rows(only(transcripts), "start", "end") == [(5.0, 9.0), (None, None)]
+    assert warnings[0].startswith(f"{path}:3: end 10s is before start 20s")
+
+
+def test_over_long_utterance_is_truncated_with_a_warning(write):
+    from rupture_detect.transcript import MAX_UTTERANCE_CHARS
+    path = write("long.csv", "speaker,text\nT,Hello.\nC," + "word " * (MAX_UTTERANCE_CHARS // 4) + "\n")
+    transcripts, warnings = read_logged(path)
+    assert len(only(transcripts).utterances[1].text) == MAX_UTTERANCE_CHARS
+    assert "truncated" in warnings[0] and warnings[0].startswith(f"{path}:3: ")
+
+
+def test_caption_cue_with_a_negative_time_keeps_its_text(write):
+    path = write("neg.srt", "1\n-00:00:01,000 --> 00:00:02,000\nT: Hello there.\n\n"
+                            "2\n00:00:03,000 --> 00:00:04,000\nC: Hi.\n")
+    transcripts, warnings = read_logged(path)
+    assert rows(only(transcripts), "text", "start", "end") == [("Hello there.", None, 2.0), ("Hi.", 3.0, 4.0)]
+    assert warnings[0].startswith(f"{path}:2: start: ")
 
 
 @pytest.mark.parametrize("name, content", [
-    ("nt.csv", "session_id,turn,speaker,utterance_text\ns,1,T,Hello.\n"),
+    ("nt.csv", "session_id,turn,speaker,said\ns,1,T,Hello.\n"),
     ("nt.tsv", "speaker\twords\nT\tHello.\n"),
 ])
 def test_missing_text_column(write, name, content):
