@@ -33,11 +33,13 @@ LABEL_MODEL = "fused.skops"
 TEXT_ONLY_MODEL = "model_only.skops"
 DIMENSION_MODEL = "dimension.skops"
 STRATEGY_MODEL = "strategies.skops"
+CONTEXT_MODEL = "context.skops"
 
 # Types a saved model may hold beyond the scikit-learn and numpy types that skops itself trusts.
 # Anything else in a file (a function, a foreign class) is refused before loading.
 TRUSTED_TYPES = frozenset({
     "rupture_detect.features.CompactTfidfVectorizer",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",     # the context model's trees (data only)
 })
 
 
@@ -54,6 +56,34 @@ def apply_calibration(proba: np.ndarray, classes: list[str], calibration: dict |
     none = classes.index("none")
     out = proba * (cal / p)[:, None]
     out[:, none] = 1.0 - cal
+    return out
+
+
+def context_frame(proba: np.ndarray, classes: list[str], X) -> "pd.DataFrame":
+    """The context model's input: the label model's view of the words (log-odds of a marker, the two
+    family probabilities) beside the dense context cues and rule scores (see :mod:`rupture_detect.features`)."""
+    import pandas as pd
+    from .features import dense_columns, rule_columns
+    tax = load_taxonomy()
+    fam = np.array([tax.family_of(c) if c != "none" else "none" for c in classes])
+    p = np.clip(marker_probability(proba, classes), 1e-6, 1 - 1e-6)
+    words = pd.DataFrame({"words_logit": np.log(p / (1 - p)), "words_withdrawal": proba[:, fam == "withdrawal"].sum(1),
+                          "words_confrontation": proba[:, fam == "confrontation"].sum(1)}, index=X.index)
+    cols = [c for c in dense_columns() + rule_columns() if c in X]
+    return pd.concat([words, X[cols]], axis=1)
+
+
+def family_blend(proba: np.ndarray, classes: list[str], family_proba: np.ndarray, families: list[str]) -> np.ndarray:
+    """Class probabilities whose family totals are the context model's, shared out within each family
+    as the label model shares them (the subtype still comes from the words)."""
+    tax = load_taxonomy()
+    fam = np.array([tax.family_of(c) if c != "none" else "none" for c in classes])
+    out = np.zeros_like(proba)
+    out[:, classes.index("none")] = family_proba[:, families.index("none")]
+    for f in ("withdrawal", "confrontation"):
+        m = fam == f
+        within = proba[:, m] / np.clip(proba[:, m].sum(axis=1, keepdims=True), 1e-12, None)
+        out[:, m] = within * family_proba[:, [families.index(f)]]
     return out
 
 
@@ -85,8 +115,9 @@ class FusedModel:
     """Label model (+ optional dimension model) with the dev-chosen threshold."""
 
     def __init__(self, label_model, threshold: float, with_rules: bool = True, dimension_model=None,
-                 card: dict | None = None, calibration: dict | None = None):
+                 card: dict | None = None, calibration: dict | None = None, context_model=None):
         self.label_model = label_model
+        self.context_model = context_model
         self.calibration = calibration
         self.threshold = threshold
         self.with_rules = with_rules
@@ -110,8 +141,11 @@ class FusedModel:
         dim_path = path / DIMENSION_MODEL
         dim = load_skops(dim_path) if card.get("dimension_source") == "model" and dim_path.exists() else None
         threshold = card["thresholds"][variant]
+        ctx_path = path / CONTEXT_MODEL
+        context = load_skops(ctx_path) if variant == "fused" and card.get("context_model") and ctx_path.exists() \
+            else None
         model = cls(label_model, threshold, with_rules=(variant == "fused"), dimension_model=dim, card=card,
-                    calibration=card.get("calibration", {}).get(variant))
+                    calibration=card.get("calibration", {}).get(variant), context_model=context)
         if "strategies" in card and (path / STRATEGY_MODEL).exists():
             from .strategies import StrategyDetector
             model.strategy_detector = StrategyDetector(load_skops(path / STRATEGY_MODEL),
@@ -120,7 +154,17 @@ class FusedModel:
 
     def probabilities(self, docs) -> tuple[np.ndarray, "object"]:
         X = frame(docs)
-        return apply_calibration(self.label_model.predict_proba(X), self.classes, self.calibration), X
+        return self.probabilities_of(X), X
+
+    def probabilities_of(self, X) -> np.ndarray:
+        """Calibrated class probabilities: the label model's, or, with a context model, its family totals
+        shared out by the label model."""
+        proba = self.label_model.predict_proba(X)
+        if self.context_model is not None:
+            families = list(self.context_model.classes_)
+            proba = family_blend(proba, self.classes, self.context_model.predict_proba(
+                context_frame(proba, self.classes, X)), families)
+        return apply_calibration(proba, self.classes, self.calibration)
 
     def decide(self, docs) -> list[Decision]:
         if not docs:
@@ -129,7 +173,8 @@ class FusedModel:
         p_none = proba[:, self.classes.index("none")]
         p_with = proba[:, self.family_of == "withdrawal"].sum(axis=1)
         p_conf = proba[:, self.family_of == "confrontation"].sum(axis=1)
-        flagged = (1.0 - p_none) >= self.threshold
+        gated = np.array([bool(d._.gate) for d in docs])
+        flagged = ((1.0 - p_none) >= self.threshold) & ~gated
         families = np.where(p_with >= p_conf, "withdrawal", "confrontation")
         subtypes = []
         for i, fam in enumerate(families):
@@ -146,9 +191,10 @@ class FusedModel:
                 out.append(Decision(str(fam), subtypes[i], dims[i], round(conf, 4), ev,
                                     p_marker=float(1.0 - p_none[i])))
             else:
+                why = f"gate: {doc._.gate}" if gated[i] and (1.0 - p_none[i]) >= self.threshold else ""
                 out.append(Decision("none", confidence=round(float(p_none[i]), 4),
-                                    evidence="; ".join(filter(None, [rule_ev, f"model p={1.0 - p_none[i]:.2f}"]))
-                                    if rule_ev else "", p_marker=float(1.0 - p_none[i])))
+                                    evidence="; ".join(filter(None, [rule_ev, f"model p={1.0 - p_none[i]:.2f}", why]))
+                                    if rule_ev or why else "", p_marker=float(1.0 - p_none[i])))
         return out
 
     def _dimensions(self, X, subtypes: list[str], flagged) -> list[str]:

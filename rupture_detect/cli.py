@@ -284,36 +284,63 @@ def train(data, out_dir, folds):
 
 
 @main.command()
-@click.argument("gold", required=False, type=click.Path(exists=True, path_type=Path))
+@click.argument("gold", required=False, type=str)
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model folder (default: the shipped model).")
 @click.option("--split", help="Evaluate only this split (default: test for a corpus folder, all rows otherwise).")
+@click.option("--coder", type=click.Choice(["final", "A", "B"]), default="final", show_default=True,
+              help="With annomi:PATH: whose codes are the gold (the adjudicated ones, or one coder's).")
+@click.option("--record", is_flag=True,
+              help="Also record the headline figures in the model's model_card.json (under 'figures').")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(gold, model_dir, split, as_json):
+def evaluate(gold, model_dir, split, coder, record, as_json):
     """Agreement with gold labels: rules only, model only and fused.
 
-    Precision, recall and F1 per family and subtype, macro-F1, Cohen's kappa,
-    dimension accuracy and a confusion matrix, per client turn.
+    GOLD is an annotated table or corpus folder (default: the shipped corpus,
+    test split), or annomi:PATH/TO/AnnoMI-simple.csv for the real-talk
+    development set (the project's codes joined with your copy of AnnoMI; its
+    text is only read, never stored). Precision, recall and F1 per family and
+    subtype, macro-F1, Cohen's kappa, Gwet's AC1, marker precision and recall,
+    the share of none turns flagged, dimension accuracy and a confusion
+    matrix, per client turn, overall and per session style.
     """
     import json as jsonlib
+    import tempfile
 
+    from .annomi import PREFIX, gold_path
     from .api import default_model_dir, make_scorer
     from .corpus import corpus_dir
     from .evaluate import evaluate as run_eval
-    from .evaluate import format_report
-    gold = gold or corpus_dir()
-    if split is None and gold.is_dir():
-        split = "test"
+    from .evaluate import format_report, record_figures
+
+    name = gold or "corpus"
     if model_dir is None:
         if (default_model_dir() / "model_card.json").exists():
             model_dir = default_model_dir()
         else:
             click.echo(f"warning: no trained model found at {default_model_dir()}; evaluating the rules only",
                        err=True)
-    try:
-        results = run_eval(gold, model_dir, make_scorer(None), split=split)
-    except ValueError as err:
-        raise click.UsageError(str(err)) from None
+    with tempfile.TemporaryDirectory() as tmp:
+        if gold and gold.startswith(PREFIX):
+            try:
+                path = gold_path(gold, Path(tmp), coder)
+            except (ValueError, OSError) as err:
+                raise click.BadParameter(str(err), param_hint="GOLD") from None
+            name = f"annomi (coder {coder})"
+        elif gold and not Path(gold).exists():
+            raise click.BadParameter(f"{gold}: no such file or folder", param_hint="GOLD")
+        else:
+            path = Path(gold) if gold else corpus_dir()
+        if split is None and path.is_dir():
+            split = "test"
+        try:
+            results = run_eval(path, model_dir, make_scorer(None), split=split)
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
+    results["gold"] = gold if gold and gold.startswith(PREFIX) else str(path)
+    if record and model_dir is not None:
+        record_figures(model_dir, name if gold and gold.startswith(PREFIX) else f"{name} ({results['split']})",
+                       results)
     click.echo(jsonlib.dumps(results, indent=2) if as_json else format_report(results))
 
 

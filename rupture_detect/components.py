@@ -26,6 +26,7 @@ from spacy.language import Language
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Span
 
+from .conversation import is_backchannel
 from .rules import Rule, compile_matchers, load_modifiers, load_rules
 from .taxonomy import load_taxonomy
 
@@ -35,7 +36,11 @@ _INVITING = {"open_question", "reflection", "empathy", "interpretation"}
 
 for _name, _default in (("prev_turn", None), ("acts", frozenset()), ("rupture", None),
                         ("marker_scores", None), ("cues", ()), ("role", None),
-                        ("next_turn", None), ("prev_client", None)):
+                        ("next_turn", None), ("prev_client", None),
+                        ("prev_turns", ()),      # the last (up to 3) substantive practitioner turns, newest first
+                        ("n_pieces", 1),         # lines of the transcript this client unit was joined from
+                        ("gate", None),          # why this unit can carry no marker (conversation.gate)
+                        ("talk", None)):         # the transcript's talk style (conversation.talk_style)
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=_default)
 
@@ -174,7 +179,11 @@ def _check_question_mark(view, rule, prev, ids):
     return view.doc[view.sent_start(found[0]):found[0] + 1] if found else None
 
 
-_CHECK_FUNCS = {"short_reply": _check_short_reply, "low_overlap": _check_low_overlap,
+def _check_long_turn(view, rule, prev, ids):
+    return view.doc[:] if view.n_words >= rule.params.get("min_words", 60) else None
+
+
+_CHECK_FUNCS = {"long_turn": _check_long_turn, "short_reply": _check_short_reply, "low_overlap": _check_low_overlap,
                 "laugh_with_distress": _check_laugh_with_distress, "question_mark": _check_question_mark}
 
 
@@ -307,6 +316,8 @@ class RuptureMarkers(_RuleComponent):
                 hits = [(r, s) for r, s in hits if not self._suppressed(r, s, mods, view)]
         doc.spans[self.spans_key] = [Span(doc, s.start, s.end, label=r.label, span_id=r.id) for r, s in hits]
         ext.marker_scores, ext.rupture = self.decide(hits)
+        if ext.rupture is not None and is_backchannel(text_of(doc)):
+            ext.rupture = None          # a lone backchannel is never a marker (real talk); its scores stay as features
         return doc
 
     def decide(self, hits: list[tuple[Rule, Span]]) -> tuple[dict, Rupture | None]:

@@ -24,7 +24,8 @@ from .taxonomy import DIMENSIONS, FAMILIES, load_taxonomy
 
 LABEL_COLUMNS = ("marker", "subtype", "dimension", "strategy")
 SPLITS = ("train", "dev", "test")
-MODALITIES = ("CBT", "psychodynamic", "person-centred", "CAT", "MI")
+MODALITIES = ("CBT", "psychodynamic", "person-centred", "CAT", "MI", "counselling")
+STYLES = ("textbook", "asr", "verbatim")
 VARIETIES = ("en-GB", "en-US")
 
 
@@ -152,7 +153,7 @@ def _validate_sessions(sessions: pd.DataFrame, utts: pd.DataFrame, path: Path, r
     known = set(sessions["session_id"])
     for sid in sorted(set(utts["session_id"]) - known):
         result.problems.append(f"{where}: session {sid!r} has utterances but no metadata line")
-    checks = {"split": SPLITS, "modality": MODALITIES, "variety": VARIETIES}
+    checks = {"split": SPLITS, "modality": MODALITIES, "variety": VARIETIES, "style": STYLES}
     for i, row in enumerate(sessions.to_dict("records"), start=1):
         for col, allowed in checks.items():
             if col in row and row[col] not in allowed:
@@ -172,7 +173,7 @@ def label_counts(utts: pd.DataFrame, sessions: pd.DataFrame) -> dict:
         "dimension_by_family": {f"{f}/{d}": int(n) for (f, d), n in flagged.groupby(["marker", "dimension"]).size().items()},
         "strategy": dict(strategies.most_common()),
     }
-    for col in ("split", "modality", "variety", "asr"):
+    for col in ("split", "style", "modality", "variety", "asr"):
         if col in sessions:
             counts[col] = {str(k): int(v) for k, v in sessions[col].value_counts().items()}
     return counts
@@ -180,7 +181,8 @@ def label_counts(utts: pd.DataFrame, sessions: pd.DataFrame) -> dict:
 
 def format_counts(counts: dict) -> str:
     lines = [f"sessions {counts['sessions']}, utterances {counts['utterances']}, client turns {counts['client_turns']}"]
-    for key in ("family", "subtype", "dimension_by_family", "strategy", "split", "modality", "variety", "asr"):
+    for key in ("family", "subtype", "dimension_by_family", "strategy", "split", "style", "modality", "variety",
+                "asr"):
         if key in counts:
             lines.append(f"{key}:")
             lines.extend(f"  {k:<32} {v:>6}" for k, v in sorted(counts[key].items(), key=lambda kv: -kv[1]))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 
 from .components import content_lemmas
+from .conversation import is_backchannel
 from .strain import suggest
 from .transcript import Transcript
 
@@ -110,17 +111,25 @@ def build(transcript: Transcript, docs, decisions: dict, strategies: dict, facto
 
 def _follow(utts, decisions, start: int) -> dict:
     """Walk forward from a flagged client turn: responses, follow-up client turns, recurrences."""
-    prev_t = next((j for j in range(start - 1, -1, -1) if utts[j].speaker == "therapist"), None)
+    prev_t = next((j for j in range(start - 1, -1, -1) if utts[j].speaker == "therapist"
+                   and not is_backchannel(utts[j].words)), None)
     response, judged, flagged, therapist_turns = None, [], [start], []
     client_seen, window = 0, 0
+    same_turn = True                   # pieces of the flagged utterance (one decision) are not a recurrence
     for j in range(start + 1, len(utts)):
         sp = utts[j].speaker
         if sp == "therapist":
+            if is_backchannel(utts[j].words):       # "Mm-hmm." while the client holds the floor: no response
+                continue
+            same_turn = False
             therapist_turns.append(j)
             if response is None:
                 response = j
             continue
         if sp != "client":
+            continue
+        if same_turn and decisions.get(j) is decisions[start]:
+            flagged.append(j)
             continue
         client_seen += 1
         d = decisions.get(j)
@@ -143,7 +152,7 @@ def _outcome(utts, decisions, ep) -> tuple[str, str]:
     last = decisions.get(judged[-1])
     if judged[-1] in ep["flagged"] and last is not None:
         return "unresolved", f"marker recurs: {last.subtype}"
-    recurred = len(ep["flagged"]) > 1
+    recurred = any(decisions.get(j) is not decisions[ep["start"]] for j in ep["flagged"])
     clean = [j for j in judged if j not in ep["flagged"]]
     words = max(len(utts[j].words.split()) for j in clean)
     direct = any(_DIRECT.search(utts[j].words) for j in clean)
@@ -176,7 +185,7 @@ def _row(transcript, utts, decisions, strategies, factors, suggestions, ep, numb
         "response_strategies": ";".join(used), "response_evidence": evidence,
         "suggested_strategies": ";".join(suggested), "strategy_fit": fit,
         "next_client_turns": ";".join(str(utts[j].turn) for j in ep["judged"] if j != i),
-        "outcome": outcome, "outcome_reason": reason, "recurrences": len(ep["flagged"]) - 1,
+        "outcome": outcome, "outcome_reason": reason, "recurrences": sum(decisions.get(j) is not decisions[i] for j in ep["flagged"]),
         "therapist_factors": ";".join(tf),
     }
 

@@ -14,10 +14,16 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
+from .agreement import gwet_ac1
 from .scoring import rules_decision
 from .taxonomy import load_taxonomy
 
 FAMILY_LABELS = ["none", "withdrawal", "confrontation"]
+HEADLINE = (("family_macro_f1", "family macro-F1"), ("family_kappa", "family kappa"),
+            ("family_ac1", "family Gwet's AC1"), ("marker_precision", "marker precision"),
+            ("marker_recall", "marker recall"), ("none_flagged", "share of none turns flagged"),
+            ("flag_rate", "share of client turns flagged"), ("subtype_macro_f1", "subtype macro-F1"),
+            ("subtype_kappa", "subtype kappa"), ("dimension_accuracy", "dimension accuracy"))
 SYSTEMS = ("rules", "model", "fused")
 
 
@@ -41,6 +47,12 @@ def metrics(gold: pd.DataFrame, pred: pd.DataFrame) -> dict:
     out["dimension_accuracy"] = float((gold["dimension"].values[both] == pred["dimension"].values[both]).mean()) \
         if both.any() else float("nan")
     out["dimension_n"] = int(both.sum())
+    gold_m, pred_m = gold["family"].values != "none", pred["family"].values != "none"
+    out["marker_precision"] = float((gold_m & pred_m).sum() / pred_m.sum()) if pred_m.any() else float("nan")
+    out["marker_recall"] = float((gold_m & pred_m).sum() / gold_m.sum()) if gold_m.any() else float("nan")
+    out["none_flagged"] = float(pred_m[~gold_m].mean()) if (~gold_m).any() else float("nan")
+    out["flag_rate"] = float(pred_m.mean()) if len(pred_m) else float("nan")
+    out["family_ac1"] = gwet_ac1(gold["family"].values, pred["family"].values)
     out["family_confusion"] = {"labels": FAMILY_LABELS,
                                "matrix": confusion_matrix(gold["family"], pred["family"],
                                                           labels=FAMILY_LABELS).tolist()}
@@ -83,10 +95,20 @@ def evaluate(gold_path: str | Path, model_dir: str | Path | None, scorer, split:
             if model_dir is None:
                 continue
             decisions = FusedModel.load(model_dir, "fused" if system == "fused" else "model_only").decide(docs)
-        results[system] = metrics(gold, _frame(decisions))
+        pred = _frame(decisions)
+        results[system] = metrics(gold, pred)
         if decisions and decisions[0].p_marker is not None:
             results[system]["p_marker_calibration"] = calibration_error(
                 (gold["family"] != "none").to_numpy(dtype=float), np.array([d.p_marker for d in decisions]))
+        for style, idx in gold.groupby("style").indices.items():
+            if len(gold) > len(idx):        # several styles: each gets its own figures
+                per = metrics(gold.iloc[idx].reset_index(drop=True), pred.iloc[idx].reset_index(drop=True))
+                if decisions and decisions[0].p_marker is not None:
+                    per["p_marker_calibration"] = calibration_error(
+                        (gold["family"].iloc[idx] != "none").to_numpy(dtype=float),
+                        np.array([decisions[i].p_marker for i in idx]))
+                results.setdefault("by_style", {}).setdefault(style, {"sessions": int(
+                    gold["session_id"].iloc[idx].nunique())})[system] = per
     results["strategies"] = _strategy_results(lab, split, model_dir)
     return results
 
@@ -98,6 +120,8 @@ def _strategy_results(lab, split: str | None, model_dir) -> dict:
     keep = [i for i, s in enumerate(lab.therapist_gold["split"].values) if not split or s == split]
     docs = [lab.therapist_docs[i] for i in keep]
     Y = gold_matrix(lab.therapist_gold["strategy"].iloc[keep])
+    if not Y.any():
+        return {}                    # no strategy codes in this gold (the AnnoMI set codes client turns only)
     out = {"n_therapist_turns": len(docs), "rules": strategy_metrics(Y, rule_matrix(docs))}
     detector = FusedModel.load(model_dir).strategy_detector if model_dir is not None else None
     if detector is not None:
@@ -114,9 +138,7 @@ def format_report(results: dict) -> str:
              f"{results[systems[0]]['n_client_turns']} client turns)", ""]
     head = f"{'':<30}" + "".join(f"{s:>10}" for s in systems)
     lines += [head, "-" * len(head)]
-    for key, label in (("family_macro_f1", "family macro-F1"), ("family_kappa", "family kappa"),
-                       ("subtype_macro_f1", "subtype macro-F1"), ("subtype_kappa", "subtype kappa"),
-                       ("dimension_accuracy", "dimension accuracy")):
+    for key, label in HEADLINE:
         lines.append(f"{label:<30}" + "".join(f"{results[s][key]:>10.3f}" for s in systems))
     cal = [s for s in systems if "p_marker_calibration" in results[s]]
     for key, label in (("brier", "P(marker) Brier score"), ("ece", "P(marker) calibration error")):
@@ -137,6 +159,15 @@ def format_report(results: dict) -> str:
         lines.append(f"{'macro-F1':<30}" + "".join(f"{strat[n]['macro_f1']:>10.3f}" for n in names))
         for sid in load_taxonomy().strategy_ids:
             lines.append(f"  {sid:<28}" + "".join(f"{strat[n]['f1'][sid]:>10.3f}" for n in names))
+    for style, per in (results.get("by_style") or {}).items():
+        n = per[systems[0]]["n_client_turns"]
+        lines += ["", f"style {style} ({per['sessions']} sessions, {n} client turns):", head, "-" * len(head)]
+        for key, label in HEADLINE:
+            lines.append(f"{label:<30}" + "".join(f"{per[s][key]:>10.3f}" for s in systems))
+        cal = [s for s in systems if "p_marker_calibration" in per[s]]
+        if cal:
+            lines.append(f"{'P(marker) calibration error':<30}" + "".join(
+                f"{per[s]['p_marker_calibration']['ece']:>10.3f}" if s in cal else f"{'-':>10}" for s in systems))
     best = systems[-1]
     cm = results[best]["family_confusion"]
     lines += ["", f"family confusion ({best}; rows gold, columns predicted):",
@@ -144,3 +175,24 @@ def format_report(results: dict) -> str:
     for lab, row in zip(cm["labels"], cm["matrix"]):
         lines.append(f"{lab:<16}" + "".join(f"{v:>15}" for v in row))
     return "\n".join(lines)
+
+
+def record_figures(model_dir: str | Path, name: str, results: dict) -> None:
+    """Write the headline figures of an evaluation into the model card (``figures[name]``), atomically."""
+    import json
+    path = Path(model_dir) / "model_card.json"
+    card = json.loads(path.read_text("utf-8"))
+    keys = [k for k, _ in HEADLINE]
+    entry = {"sessions": results["sessions"]}
+    for system in SYSTEMS:
+        if system in results:
+            entry[system] = {k: results[system][k] for k in keys} | {"n_client_turns": results[system]["n_client_turns"]}
+            if "p_marker_calibration" in results[system]:
+                entry[system]["p_marker_ece"] = results[system]["p_marker_calibration"]["ece"]
+    for style, per in (results.get("by_style") or {}).items():
+        entry.setdefault("by_style", {})[style] = {"sessions": per["sessions"], **{
+            system: {k: per[system][k] for k in keys} for system in SYSTEMS if system in per}}
+    card.setdefault("figures", {})[name] = entry
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)

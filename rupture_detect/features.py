@@ -1,17 +1,30 @@
 """Features of a client turn in context, shared by training and scoring.
 
-A client turn is described by its own words (and characters), the words of
-the therapist turn it answers and of the therapist turn that follows it (a
-repair attempt there is telling; coders read it too), and a few dense cues: what the therapist turn did (open or closed
-question, reflection, interpretation, suggestion, frame talk), lengths, how
-much the answer takes up what was asked, non-verbal notes, punctuation, and
-(for the fused model) the rule scores per marker. Everything is computed from
-the processed ``Doc`` objects, so training and scoring cannot drift apart.
+A client turn (a *unit*: the pieces of one utterance cut by overlaps or
+backchannels, see :mod:`rupture_detect.conversation`) is described by its own
+words and characters (disfluencies folded away, so verbatim and textbook talk
+read alike), the words of the practitioner turn it answers, and dense cues:
+
+* what that practitioner turn did (open or closed question, reflection,
+  interpretation, suggestion, frame talk; and its *style*: asked permission,
+  advised or directed, warned or judged, talked at length);
+* how directive the practitioner has been over the last three turns, and
+  whether they pressed on after the client pushed back (the client's previous
+  turn carried rule evidence of a marker);
+* lengths, how much the answer takes up what was asked, non-verbal notes,
+  punctuation, how many pieces the turn came in;
+* for the fused model, the rule scores per marker.
+
+Nothing looks at what comes *after* the turn, so a session's last turn is
+judged like any other (transcripts end, and are cut, anywhere). Everything is
+computed from the processed ``Doc`` objects, so training and scoring cannot
+drift apart.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -19,16 +32,28 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from spacy.tokens import Doc
 
 from .components import _View, content_lemmas, text_of
+from .conversation import TALK_CUES
+from .rules import ACTS
 from .taxonomy import load_taxonomy
 
-ACT_FEATURES = ("question", "open_question", "closed_question", "reflection", "empathy", "interpretation",
-                "suggestion", "frame", "invitation")
+ACT_FEATURES = ACTS
+DIRECTIVE = frozenset({"advice", "warning"})
 CUE_GROUPS = {
     "laugh": ("laugh", "chuckl", "giggl", "smil", "grin"),
     "pause": ("pause", "silence", "quiet"),
     "sigh": ("sigh",),
     "cry": ("cry", "tear", "sob"),
 }
+_DISFLUENT = re.compile(r"\b(?:um+|uh+|erm+|er|ah+|mm+|hmm+|uh-huh|mm-hmm)\b[,.]?\s*", re.I)
+_REPEAT = re.compile(r"\b([\w']+)(?:[-\s]+\1\b)+", re.I)
+_DASHES = re.compile(r"\s*(?:--+|–|—)\s*|(?<=\w)-(?=\s|$)|(?<=\s)-(?=\w)")
+
+
+def clean_text(text: str) -> str:
+    """Words as a reader takes them: fillers (um, uh, mm), stutters ("I-I", "it's it's") and cut-off dashes go."""
+    text = _DASHES.sub(" ", text)
+    text = _DISFLUENT.sub("", text)
+    return _REPEAT.sub(r"\1", text).strip()
 
 
 def rule_columns() -> list[str]:
@@ -36,8 +61,9 @@ def rule_columns() -> list[str]:
 
 
 def dense_columns() -> list[str]:
-    return ["has_prev", "has_next", *(f"act_{a}" for a in ACT_FEATURES), "log_words", "prev_log_words", "very_short",
-            "short", "overlap", "shared", *(f"cue_{c}" for c in CUE_GROUPS), "qmark", "exclaim", "no_punct"]
+    return ["has_prev", *(f"act_{a}" for a in ACT_FEATURES), "directive_recent", "permission_recent",
+            "pushback_before", "presses", "log_words", "prev_log_words", "very_short", "short", "pieces",
+            "overlap", "shared", *(f"cue_{c}" for c in CUE_GROUPS), "qmark", "exclaim", "no_punct", *TALK_CUES]
 
 
 def _cue_flags(cues: tuple[str, ...]) -> dict[str, float]:
@@ -45,20 +71,26 @@ def _cue_flags(cues: tuple[str, ...]) -> dict[str, float]:
 
 
 def turn_row(doc: Doc) -> dict:
-    """One client turn (with ``prev_turn`` and ``next_turn`` set by the scorer) as a feature row."""
+    """One client unit (with ``prev_turn``, ``prev_turns`` and ``prev_client`` set by the scorer) as a row."""
     ext = doc._
-    prev, nxt = ext.prev_turn, ext.next_turn
+    prev = ext.prev_turn
     view = _View(doc)
     n = view.n_words
     text = text_of(doc)
-    row = {"text": text, "prev_text": text_of(prev), "next_text": text_of(nxt),
-           "has_prev": float(prev is not None), "has_next": float(nxt is not None)}
+    row = {"text": clean_text(text), "prev_text": clean_text(text_of(prev)), "has_prev": float(prev is not None)}
     acts = prev._.acts if prev is not None else frozenset()
     row.update({f"act_{a}": float(a in acts) for a in ACT_FEATURES})
+    recent = ext.prev_turns or ((prev,) if prev is not None else ())
+    row["directive_recent"] = sum(bool(DIRECTIVE & t._.acts) for t in recent) / 3.0
+    row["permission_recent"] = float(any("permission" in t._.acts for t in recent))
+    before = ext.prev_client
+    row["pushback_before"] = max((before._.marker_scores or {}).values(), default=0.0) if before is not None else 0.0
+    row["presses"] = row["pushback_before"] * float(bool(DIRECTIVE & acts))
     row["log_words"] = math.log1p(n)
     row["prev_log_words"] = math.log1p(_View(prev).n_words) if prev is not None else 0.0
     row["very_short"] = float(0 < n <= 3)
     row["short"] = float(n <= 8)
+    row["pieces"] = math.log(max(ext.n_pieces, 1))
     if prev is not None and n:
         asked = content_lemmas(prev)
         shared = len(asked & content_lemmas(doc))
@@ -68,6 +100,7 @@ def turn_row(doc: Doc) -> dict:
     row.update(_cue_flags(ext.cues))
     row["qmark"], row["exclaim"] = float("?" in text), float("!" in text)
     row["no_punct"] = float(n > 3 and not any(ch in text for ch in ".,?!;:"))
+    row.update(ext.talk or dict.fromkeys(TALK_CUES, 0.0))
     scores = ext.marker_scores or {}
     for m, col in zip(load_taxonomy().marker_ids, rule_columns()):
         row[col] = scores.get(m, 0.0)

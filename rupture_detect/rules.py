@@ -32,12 +32,14 @@ from pathlib import Path
 from .taxonomy import DIMENSIONS, DataFileError, load_taxonomy
 
 ACTS = ("question", "open_question", "closed_question", "reflection", "empathy",
-        "interpretation", "suggestion", "frame", "invitation")
+        "interpretation", "suggestion", "frame", "invitation",
+        "permission", "advice", "warning", "long_turn")     # practitioner style (real talk)
 CHECKS = {
     "short_reply": {"max_words", "words"},        # few words, all from a list of assent/filler words
     "low_overlap": {"min_words", "max_overlap"},  # long turn sharing no content with the question
     "laugh_with_distress": {"laughs", "words"},   # a laugh (note or word) beside distress words
     "question_mark": set(),                       # a sentence ending in '?'
+    "long_turn": {"min_words"},                   # at least this many words
 }
 WHEN_KEYS = {
     "after": list,          # previous therapist turn has at least one of these acts

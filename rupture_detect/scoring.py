@@ -16,6 +16,7 @@ from spacy.tokens import Doc
 
 from . import episodes as episodes_mod
 from . import segments as segments_mod
+from .conversation import client_units, gate, is_backchannel, join_pieces, talk_style
 from .strain import SessionStrain, suggest
 from .taxonomy import load_taxonomy
 from .transcript import Transcript
@@ -47,9 +48,9 @@ def format_evidence(evidence) -> str:
 
 def rules_decision(doc: Doc) -> Decision:
     r = doc._.rupture
-    if r is None:
+    if r is None or doc._.gate:
         top = max(doc._.marker_scores.values(), default=0.0) if doc._.marker_scores else 0.0
-        return Decision("none", confidence=round(1.0 - top, 4))
+        return Decision("none", confidence=round(1.0 - top, 4), evidence=f"gate: {doc._.gate}" if doc._.gate and r else "")
     return Decision(r.family, r.subtype, r.dimension, r.confidence, format_evidence(r.evidence))
 
 
@@ -81,54 +82,103 @@ class Scorer:
         self.segment_minutes, self.segment_turns = segment_minutes, segment_turns
 
     def docs(self, transcript: Transcript) -> list[Doc]:
-        """Processed docs in order; each client doc knows the therapist turn it answers
-        (``prev_turn``), the client's own previous turn (``prev_client``) and the therapist
-        turn that follows it (``next_turn``)."""
+        """Processed docs, one per utterance, in order (see :meth:`prepare`)."""
+        return self.prepare(transcript)[0]
+
+    def prepare(self, transcript: Transcript) -> tuple[list[Doc], list[tuple[Doc, tuple[int, ...]]]]:
+        """Docs per utterance, and the client *units* to decide: ``(doc, utterance indices)``.
+
+        Client lines are grouped into units (:func:`~rupture_detect.conversation.client_units`):
+        the pieces of one utterance cut by overlaps or practitioner backchannels are judged
+        together, as one doc of their joined words, and every piece gets that decision. Each
+        client doc knows the practitioner turn its unit answers (``prev_turn``; backchannels
+        do not count), the last three such turns (``prev_turns``) and the client's previous
+        unit (``prev_client``); a unit that can carry no marker has ``gate`` set.
+        """
+        utts = transcript.utterances
+        units = client_units([u.speaker for u in utts], [u.words for u in utts])
+        unit_of = {i: k for k, unit in enumerate(units) for i in unit.pieces}
+        made: list[Doc] = []
+        substantive: list[int] = []          # indices of practitioner turns that are not backchannels
+
         def stream():
-            prev = prev_client = None
-            waiting: list = []
-            for u in transcript.utterances:
+            last_client = None
+            for i, u in enumerate(utts):
                 doc = self.nlp.make_doc(u.words)
                 doc.user_data[("rupture_detect", "text")] = u.words
                 ext = doc._                      # one Underscore object, not one per attribute
                 ext.cues, ext.role = u.cues, u.speaker
                 if u.speaker == "client":
-                    ext.prev_turn, ext.prev_client = prev, prev_client
-                    prev_client = doc
-                    waiting.append(ext)
+                    k = unit_of[i]
+                    unit = units[k]
+                    self._set_context(ext, made, substantive, unit.context)
+                    if k > 0:
+                        ext.prev_client = made[units[k - 1].pieces[-1]]
+                    last_client = doc
                 elif u.speaker == "therapist":
-                    prev = doc
-                    ext.prev_client = prev_client
-                    for w in waiting:
-                        w.next_turn = doc
-                    waiting = []
+                    ext.prev_client = last_client
+                    if not is_backchannel(u.words):
+                        substantive.append(i)
+                made.append(doc)
                 yield doc
-        return list(self.nlp.pipe(stream(), batch_size=self.batch_size))
+        docs = list(self.nlp.pipe(stream(), batch_size=self.batch_size))
+        decided, joined = [], []
+        for k, unit in enumerate(units):
+            if len(unit.pieces) == 1:
+                decided.append((docs[unit.pieces[0]], unit.pieces))
+                continue
+            words = join_pieces([utts[i].words for i in unit.pieces])
+            doc = self.nlp.make_doc(words)
+            doc.user_data[("rupture_detect", "text")] = words
+            first = docs[unit.pieces[0]]._
+            ext = doc._
+            ext.role, ext.n_pieces = "client", len(unit.pieces)
+            ext.cues = tuple(c for i in unit.pieces for c in utts[i].cues)
+            ext.prev_turn, ext.prev_turns, ext.prev_client = first.prev_turn, first.prev_turns, first.prev_client
+            joined.append(doc)
+            decided.append((doc, unit.pieces))
+        if joined:
+            list(self.nlp.pipe(joined, batch_size=self.batch_size))     # components work in place
+        talk = talk_style([u.speaker for u in utts], [u.words for u in utts])
+        for doc, pieces in decided:
+            prev = doc._.prev_turn
+            doc._.gate = gate([utts[i].words for i in pieces], prev._.acts if prev is not None else frozenset())
+            doc._.talk = talk
+        return docs, decided
+
+    @staticmethod
+    def _set_context(ext, made: list[Doc], substantive: list[int], context: int | None) -> None:
+        if context is None:
+            return
+        ext.prev_turn = made[context]
+        upto = [j for j in substantive if j <= context][-3:]
+        ext.prev_turns = tuple(made[j] for j in reversed(upto))
 
     def score(self, transcript: Transcript) -> Scored:
         return self.score_many([transcript])[0]
 
     def score_many(self, transcripts: list[Transcript]) -> list[Scored]:
-        """Score several transcripts with one model call for all their turns.
+        """Score several transcripts with one model call for all their client units.
 
         scikit-learn's per-call overhead (tens of ms for the column transformer)
         would dominate if paid per transcript; batching makes it negligible.
         """
-        all_docs = [self.docs(t) for t in transcripts]
-        turns = [(k, i, u.speaker) for k, t in enumerate(transcripts) for i, u in enumerate(t.utterances)]
-        client = [(k, i) for k, i, who in turns if who == "client"]
-        therapist = [(k, i) for k, i, who in turns if who == "therapist"]
-        client_docs = [all_docs[k][i] for k, i in client]
-        made = self.model.decide(client_docs) if self.model is not None else [rules_decision(d) for d in client_docs]
-        found = self.strategies.detect([all_docs[k][i] for k, i in therapist])
+        prepared = [self.prepare(t) for t in transcripts]
+        units = [(k, doc, pieces) for k, (_, us) in enumerate(prepared) for doc, pieces in us]
+        unit_docs = [doc for _, doc, _ in units]
+        made = self.model.decide(unit_docs) if self.model is not None else [rules_decision(d) for d in unit_docs]
+        therapist = [(k, i) for k, t in enumerate(transcripts) for i, u in enumerate(t.utterances)
+                     if u.speaker == "therapist"]
+        found = self.strategies.detect([prepared[k][0][i] for k, i in therapist])
         decided: list[dict] = [{} for _ in transcripts]
         strategies: list[dict] = [{} for _ in transcripts]
-        for (k, i), d in zip(client, made):
-            decided[k][i] = d
+        for (k, _, pieces), d in zip(units, made):
+            for i in pieces:
+                decided[k][i] = d
         for (k, i), f in zip(therapist, found):
             strategies[k][i] = f
         return [self._assemble(t, docs, dec, strat)
-                for t, docs, dec, strat in zip(transcripts, all_docs, decided, strategies)]
+                for t, (docs, _), dec, strat in zip(transcripts, prepared, decided, strategies)]
 
     def _assemble(self, transcript: Transcript, docs: list[Doc], decided: dict, strategies: dict) -> Scored:
         suggestions: dict[int, list[str]] = {}
@@ -136,6 +186,7 @@ class Scorer:
         counts = dict.fromkeys(self.marker_ids, 0)
         family_counts = {"withdrawal": 0, "confrontation": 0}
         rows = []
+        last, recurring = None, False
         for i, u in enumerate(transcript.utterances):
             row = {"session_id": u.session_id, "turn": u.turn, "speaker": u.speaker, "text": u.text,
                    "marker": "", "subtype": "", "dimension": "", "confidence": None, "evidence": "",
@@ -143,7 +194,9 @@ class Scorer:
             d = decided.get(i)
             if d is not None:
                 flagged = d.family != "none"
-                recurring = strain.observe(d.subtype if flagged else None, d.dimension, d.confidence)
+                if d is not last:             # the pieces of one utterance share a decision: strain counts it once
+                    recurring = strain.observe(d.subtype if flagged else None, d.dimension, d.confidence)
+                    last = d
                 row.update(marker=d.family, confidence=d.confidence, evidence=d.evidence)
                 if flagged:
                     counts[d.subtype] += 1
@@ -158,7 +211,7 @@ class Scorer:
                                       self.segment_minutes, self.segment_turns)
         session = {
             "session_id": transcript.session_id, "source": transcript.source,
-            "utterances": len(rows), "client_turns": strain.client_turns,
+            "utterances": len(rows), "client_turns": sum(u.speaker == "client" for u in transcript.utterances),
             "therapist_turns": sum(u.speaker == "therapist" for u in transcript.utterances),
             "flagged": sum(family_counts.values()), **family_counts,
             **{f"n_{m}": c for m, c in counts.items()}, **strain.scores(),

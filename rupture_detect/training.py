@@ -24,9 +24,10 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .classifier import (CARD_NAME, DIMENSION_MODEL, LABEL_MODEL, STRATEGY_MODEL, TEXT_ONLY_MODEL,
-                         apply_calibration, save_skops)
+from .classifier import (CARD_NAME, CONTEXT_MODEL, DIMENSION_MODEL, LABEL_MODEL, STRATEGY_MODEL, TEXT_ONLY_MODEL,
+                         apply_calibration, context_frame, family_blend, save_skops)
 from .corpus import corpus_dir
+from .manifest import rules_digest
 from .features import CompactTfidfVectorizer, dense_columns, frame, rule_columns
 from .formats import read_file
 from .transcript import SpeakerRoles
@@ -45,20 +46,29 @@ class Labelled:
     therapist_gold: pd.DataFrame    # session_id, turn, split, strategy (ids joined by ';')
 
 
+def session_style(meta: dict) -> str:
+    """``textbook``, ``asr`` or ``verbatim``: how a corpus session was written (older lines carry only ``asr``)."""
+    return str(meta.get("style") or ("asr" if meta.get("asr") else "textbook"))
+
+
 def load_labelled(path: str | Path, scorer) -> Labelled:
     """Score an annotated table (or corpus folder) with the rules and keep client turns with gold labels."""
     path = Path(path)
     table = path / "corpus.jsonl" if path.is_dir() else path
-    splits = {}
+    splits, styles = {}, {}
     meta = path / "sessions.jsonl" if path.is_dir() else None
     if meta is not None and meta.exists():
         for line in meta.open(encoding="utf-8"):
             if line.strip():
                 m = json.loads(line)
                 splits[m["session_id"]] = m.get("split", "")
+                styles[m["session_id"]] = session_style(m)
     docs, rows, tdocs, trows = [], [], [], []
     for transcript in read_file(table, SpeakerRoles()):
-        for u, doc in zip(transcript.utterances, scorer.docs(transcript)):
+        line_docs, units = scorer.prepare(transcript)
+        unit_doc = {i: d for d, pieces in units for i in pieces}     # each client line is judged with its unit
+        for i, (u, doc) in enumerate(zip(transcript.utterances, line_docs)):
+            doc = unit_doc.get(i, doc)
             split = splits.get(u.session_id, str(u.extra.get("split") or ""))
             if u.speaker == "therapist":
                 tdocs.append(doc)
@@ -71,7 +81,8 @@ def load_labelled(path: str | Path, scorer) -> Labelled:
             docs.append(doc)
             rows.append({"session_id": u.session_id, "turn": u.turn, "split": split,
                          "label": subtype if family != "none" and subtype else "none", "family": family,
-                         "dimension": str(u.extra.get("dimension") or "")})
+                         "dimension": str(u.extra.get("dimension") or ""),
+                         "style": styles.get(u.session_id) or str(u.extra.get("style") or "") or "table"})
     return Labelled(docs, pd.DataFrame(rows), tdocs,
                     pd.DataFrame(trows, columns=["session_id", "turn", "split", "strategy"]))
 
@@ -87,7 +98,6 @@ def _context_features(with_rules: bool, extra: list | None = None) -> ColumnTran
         ("chars", CompactTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True,
                                   max_features=50000, dtype=np.float64), "text"),
         ("prev", _vectorizer(10000), "prev_text"),
-        ("next", _vectorizer(10000), "next_text"),
         *(extra or []),
         ("dense", StandardScaler(), dense_columns()),
     ]
@@ -132,7 +142,7 @@ def _group_splits(y, groups, folds: int = FOLDS) -> list:
     return list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y, groups))
 
 
-def calibrate(pipe: Pipeline, X_dev: pd.DataFrame, family_dev) -> dict:
+def calibrate(proba: np.ndarray, classes: list[str], family_dev) -> dict:
     """Platt scaling of P(marker) on held-out sessions: ``{"a", "b"}`` for sigmoid(a * logit(p) + b).
 
     The label model is trained with balanced class weights, which is what
@@ -142,7 +152,7 @@ def calibrate(pipe: Pipeline, X_dev: pd.DataFrame, family_dev) -> dict:
     P(marker) keeps every ranking and makes the flag probability honest.
     """
     from .classifier import marker_probability
-    p = marker_probability(pipe.predict_proba(X_dev), list(pipe.classes_))
+    p = marker_probability(proba, classes)
     z = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1))
     lr = LogisticRegression(C=1e4).fit(z.reshape(-1, 1), np.asarray(family_dev) != "none")
     return {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
@@ -166,13 +176,35 @@ def _tuning_split(gold: pd.DataFrame, folds: int) -> tuple[np.ndarray, np.ndarra
     return np.sort(train_idx), np.sort(dev_idx), False
 
 
+CONTEXT_PARAMS = {"max_depth": 3, "learning_rate": 0.05, "max_iter": 300, "l2_regularization": 1.0}
+
+
+def _train_context(X: pd.DataFrame, gold: pd.DataFrame, train_idx, C: float, folds: int, log):
+    """The context model: gradient-boosted trees over the label model's out-of-fold view of the words, the
+    conversation cues and the transcript's talk style, predicting the family. Trees can learn what a linear
+    model cannot: that a long answer means something else in verbatim talk than in a textbook excerpt, and
+    that the same words weigh more after a lecture than after an open question."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    Xt, yt = X.iloc[train_idx], gold["label"].iloc[train_idx]
+    classes = sorted(set(yt))
+    oof = np.zeros((len(train_idx), len(classes)))
+    for k, (a, b) in enumerate(_group_splits(yt, gold["session_id"].iloc[train_idx], folds)):
+        pipe = label_pipeline(True, C).fit(Xt.iloc[a], yt.iloc[a])
+        cols = [classes.index(c) for c in pipe.classes_]
+        oof[np.ix_(b, cols)] = pipe.predict_proba(Xt.iloc[b])
+        log(f"  context model: out-of-fold label probabilities, fold {k + 1}/{folds}")
+    model = HistGradientBoostingClassifier(random_state=0, **CONTEXT_PARAMS)
+    return model.fit(context_frame(oof, classes, Xt), gold["family"].iloc[train_idx].values)
+
+
 def train(data: str | Path, out_dir: str | Path, scorer, log=print, folds: int = FOLDS,
-          c_grid: tuple = C_GRID) -> dict:
+          c_grid: tuple = C_GRID, context: bool = True) -> dict:
     """Train both variants (fused with rule features, and words-and-context only) and write the model folder.
 
     Each variant: fit on train for every C in the grid, keep the C with the best
-    dev family + subtype macro-F1, calibrate its P(marker) on dev, and choose
-    the flagging threshold on dev.
+    dev family + subtype macro-F1; the fused variant then gets a context model
+    (:func:`_train_context`) over out-of-fold label probabilities; calibrate
+    P(marker) on dev, and choose the flagging threshold on dev.
     """
     data = Path(data)
     out = Path(out_dir)
@@ -192,8 +224,16 @@ def train(data: str | Path, out_dir: str | Path, scorer, log=print, folds: int =
             if best is None or fam + sub > best[0]:
                 best = (fam + sub, C, pipe)
         _, C, pipe = best
-        calibration = calibrate(pipe, Xd, gd["family"])
-        proba = apply_calibration(pipe.predict_proba(Xd), list(pipe.classes_), calibration)
+        classes = list(pipe.classes_)
+        raw = pipe.predict_proba(Xd)
+        if variant == "fused" and context:
+            ctx = _train_context(X, gold, train_idx, C, folds, log)
+            save_skops(ctx, out / CONTEXT_MODEL)
+            card["context_model"] = {"type": "HistGradientBoostingClassifier", "trained_on": "out-of-fold label-model "
+                                     "probabilities on train, grouped by session", **CONTEXT_PARAMS}
+            raw = family_blend(raw, classes, ctx.predict_proba(context_frame(raw, classes, Xd)), list(ctx.classes_))
+        calibration = calibrate(raw, classes, gd["family"])
+        proba = apply_calibration(raw, classes, calibration)
         threshold = choose_threshold(proba, list(pipe.classes_), gd["family"])
         save_skops(pipe, out / fname)
         card["thresholds"][variant], card["C"][variant] = threshold, C
@@ -267,6 +307,7 @@ def _card_facts(data: Path, gold: pd.DataFrame, has_split: bool) -> dict:
         "data": str(data.relative_to(corpus_dir().parents[2]) if data.is_relative_to(corpus_dir().parents[2])
                     else data.name),
         "data_sha256": digest.hexdigest(),
+        "rules_sha256": rules_digest(),
         "split_sizes": sizes,
         "evaluation": ("held-out test split" if has_split else
                        "no split given: tuned and calibrated on a held-out fold of sessions "
@@ -276,7 +317,9 @@ def _card_facts(data: Path, gold: pd.DataFrame, has_split: bool) -> dict:
         "intended_use": ("Research, supervision and training support: flags possible alliance-rupture markers "
                          "in anonymised psychotherapy transcripts as prompts for human reflection."),
         "limits": ("Not a diagnostic or clinical decision tool. Trained on a synthetic corpus written for this "
-                   "project (no real transcripts), so figures are upper bounds for real sessions; English only; "
-                   "one-to-one therapy only; judges single client turns with the preceding therapist turn, "
-                   "not whole episodes."),
+                   "project (textbook, speech-recognition and verbatim styles; no real transcripts), so figures "
+                   "measured on it are upper bounds for real sessions; on real verbatim sessions (the AnnoMI "
+                   "development set) it is far weaker: see the evaluation figures. English only; one-to-one "
+                   "sessions only; judges each client turn (with the pieces it was cut into) in the context of "
+                   "the practitioner's preceding turns, not whole episodes."),
     }

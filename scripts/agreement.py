@@ -1,16 +1,21 @@
-"""Inter-coder agreement between the corpus labels and an independent second coding.
+"""Inter-coder agreement of the corpus and of the AnnoMI development set (figures before adjudication).
 
-    python scripts/agreement.py rupture_detect/data/corpus/second_coding/*.jsonl [--json OUT.json] [--disagreements OUT.jsonl]
+    python scripts/agreement.py corpus [--style textbook|verbatim] [--json OUT.json]
+    python scripts/agreement.py annomi [--json OUT.json]
 
-The corpus holds adjudicated labels; the first coder's original labels are
-restored from ``rupture_detect/data/corpus/adjudication.jsonl`` (its ``first`` fields), so
-the figures are the agreement *before* adjudication.
+corpus: the corpus holds adjudicated labels; the first coder's original
+labels are restored from the adjudication file of that style
+(``adjudication.jsonl`` for the textbook and speech-recognition sessions,
+``adjudication_verbatim.jsonl`` for the verbatim ones), and compared with the
+independent second coding in ``second_coding/`` (``coder2_set_*.jsonl``,
+``coder2_verbatim.jsonl``).
 
-SECOND_CODER files hold one line per utterance: session_id, turn, marker,
-subtype, dimension, strategy. Prints Cohen's kappa for the family
-(none/withdrawal/confrontation), for the subtype (15 classes with none), for
-each subtype as present/absent, for the dimension where both coders flagged a
-marker, and for each strategy as present/absent on therapist turns.
+annomi: coder A against coder B on the double-coded turns of
+``rupture_detect/data/annomi/codes.csv`` (ids and codes only; no AnnoMI text
+is needed or read).
+
+Prints Cohen's kappa and Gwet's AC1 for the family and the subtype, kappa per
+subtype, for the dimension where both flagged and (where coded) per strategy.
 """
 
 from __future__ import annotations
@@ -19,58 +24,41 @@ import argparse
 import json
 
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
+from rupture_detect.agreement import coder_agreement
+from rupture_detect.annomi import read_codes
 from rupture_detect.corpus import corpus_dir, read_corpus
-from rupture_detect.taxonomy import marker_ids, strategy_ids
+
+SECOND = {"textbook": ["coder2_set_A.jsonl", "coder2_set_B.jsonl"], "verbatim": ["coder2_verbatim.jsonl"]}
+ADJUDICATION = {"textbook": "adjudication.jsonl", "verbatim": "adjudication_verbatim.jsonl"}
 
 
-def agreement(first: pd.DataFrame, second: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
-    m = first.merge(second, on=["session_id", "turn"], suffixes=("_1", "_2"))
-    client = m[m["speaker"] == "client"]
-    ther = m[m["speaker"] == "therapist"]
-    sub1 = client["subtype_1"].where(client["marker_1"] != "none", "none")
-    sub2 = client["subtype_2"].where(client["marker_2"] != "none", "none")
-    out = {
-        "sessions": int(m["session_id"].nunique()), "client_turns": len(client), "therapist_turns": len(ther),
-        "family_kappa": cohen_kappa_score(client["marker_1"], client["marker_2"]),
-        "family_agreement": float((client["marker_1"] == client["marker_2"]).mean()),
-        "marker_vs_none_kappa": cohen_kappa_score(client["marker_1"] != "none", client["marker_2"] != "none"),
-        "subtype_kappa": cohen_kappa_score(sub1, sub2),
-        "per_subtype_kappa": {s: cohen_kappa_score(sub1 == s, sub2 == s) for s in marker_ids()},
-    }
-    both = client[(client["marker_1"] != "none") & (client["marker_2"] != "none")]
-    out["dimension_kappa_both_flagged"] = cohen_kappa_score(both["dimension_1"], both["dimension_2"])
-    out["per_strategy_kappa"] = {
-        s: cohen_kappa_score(ther["strategy_1"].str.split(";").map(lambda v: s in v),
-                             ther["strategy_2"].str.split(";").map(lambda v: s in v)) for s in strategy_ids()}
-    disagree = client[(sub1 != sub2) | ((client["marker_1"] != "none") & (client["dimension_1"] != client["dimension_2"]))]
-    return out, disagree
-
-
-def first_coding(corpus: pd.DataFrame) -> pd.DataFrame:
+def first_coding(corpus: pd.DataFrame, style: str) -> pd.DataFrame:
     """The corpus with the first coder's labels put back where adjudication changed them."""
-    path = corpus_dir() / "adjudication.jsonl"
     first = corpus.copy()
-    if path.exists():
-        index = {(r.session_id, r.turn): i for i, r in zip(first.index, first.itertuples())}
-        for line in path.open(encoding="utf-8"):
-            c = json.loads(line)
-            i = index[(c["session_id"], c["turn"])]
-            for key in ("marker", "subtype", "dimension"):
-                first.at[i, key] = c["first"][key]
+    index = {(r.session_id, r.turn): i for i, r in zip(first.index, first.itertuples())}
+    for line in (corpus_dir() / ADJUDICATION[style]).open(encoding="utf-8"):
+        c = json.loads(line)
+        i = index[(c["session_id"], c["turn"])]
+        for key in ("marker", "subtype", "dimension"):
+            first.at[i, key] = c["first"][key]
     return first
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("second", nargs="+")
-    ap.add_argument("--json")
-    ap.add_argument("--disagreements")
-    args = ap.parse_args()
-    first = first_coding(read_corpus()[0])
-    second = pd.concat([pd.read_json(p, lines=True, dtype=False) for p in args.second]).fillna("")
-    result, disagree = agreement(first, second)
+def corpus_agreement(style: str) -> dict:
+    second = pd.concat([pd.read_json(corpus_dir() / "second_coding" / name, lines=True, dtype=False)
+                        for name in SECOND[style]]).fillna("")
+    first = first_coding(read_corpus()[0], style)       # the first coding says who spoke
+    return coder_agreement(first, second.drop(columns=[c for c in ("speaker", "text") if c in second]))
+
+
+def annomi_agreement() -> dict:
+    codes = read_codes()
+    a, b = codes[codes["coder"] == "A"], codes[codes["coder"] == "B"]
+    return coder_agreement(a.drop(columns="coder"), b.drop(columns="coder"), keys=("transcript_id", "utterance_id"))
+
+
+def show(result: dict) -> None:
     for k, v in result.items():
         if isinstance(v, dict):
             print(k)
@@ -78,14 +66,20 @@ def main() -> None:
                 print(f"  {kk:<32} {vv:.2f}")
         else:
             print(f"{k:<32} {v:.3f}" if isinstance(v, float) else f"{k:<32} {v}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["corpus", "annomi"])
+    ap.add_argument("--style", choices=sorted(SECOND), default="textbook")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    result = corpus_agreement(args.style) if args.what == "corpus" else annomi_agreement()
+    show(result)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
-    if args.disagreements:
-        cols = ["session_id", "turn", "text", "marker_1", "subtype_1", "dimension_1", "marker_2", "subtype_2",
-                "dimension_2"]
-        disagree[cols].to_json(args.disagreements, orient="records", lines=True, force_ascii=False)
-        print(f"{len(disagree)} disagreements -> {args.disagreements}")
+            fh.write("\n")
 
 
 if __name__ == "__main__":

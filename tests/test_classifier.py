@@ -47,7 +47,8 @@ def small_model(small_corpus, tmp_path_factory, scorer):
 def test_training_writes_model_files_and_a_card(small_model):
     out, card = small_model
     assert {p.name for p in out.iterdir()} >= {"fused.skops", "model_only.skops", "strategies.skops",
-                                                "model_card.json"}
+                                                "context.skops", "model_card.json"}
+    assert card["context_model"]["type"] == "HistGradientBoostingClassifier"
     assert set(card["split_sizes"]) == {"train", "dev", "test"}
     assert card["split_sizes"]["train"]["sessions"] == 16
     assert 0 < card["thresholds"]["fused"] < 1 and len(card["strategies"]["thresholds"]) == 10
@@ -104,13 +105,37 @@ def test_shipped_model_loads_safely_and_scoring_uses_it_by_default(samples):
     for name in ("fused.skops", "model_only.skops", "strategies.skops"):
         load_skops(SHIPPED / name)
     card = json.loads((SHIPPED / "model_card.json").read_text())
-    assert card["test_metrics"]["fused"]["family_macro_f1"] > card["test_metrics"]["rules"]["family_macro_f1"]
+    test = card["figures"]["corpus (test)"]              # written by `evaluate --record`, never by hand
+    assert test["fused"]["family_macro_f1"] > test["rules"]["family_macro_f1"]
+    assert set(test["by_style"]) == {"textbook", "asr", "verbatim"}
+    from rupture_detect.manifest import rules_digest
+    assert card["rules_sha256"] == rules_digest(), "the shipped model was trained with other rules: retrain"
+    import hashlib
+    from rupture_detect.corpus import corpus_dir
+    digest = hashlib.sha256()
+    for name in ("corpus.jsonl", "sessions.jsonl"):
+        digest.update((corpus_dir() / name).read_bytes())
+    assert card["data_sha256"] == digest.hexdigest(), "the shipped model was trained on another corpus: retrain"
     scorer = rd.make_scorer()
     assert scorer.model is not None and scorer.strategies.model is not None
     result = rd.score(samples / "cbt_homework.txt")
     client = result.utterances[result.utterances["speaker"] == "client"]
     assert client["confidence"].between(0, 1).all()
     assert client.loc[client["marker"] != "none", "evidence"].str.contains("model p=").all()
+
+
+def test_evaluate_record_writes_the_figures_into_the_card(small_model, small_corpus, tmp_path):
+    import shutil
+    out, _ = small_model
+    model = tmp_path / "model"
+    shutil.copytree(out, model)
+    result = CliRunner().invoke(main, ["evaluate", str(small_corpus), "--model", str(model), "--split", "test",
+                                       "--record"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((model / "model_card.json").read_text())
+    entry = card["figures"][f"{small_corpus} (test)"]
+    assert entry["sessions"] == 4 and 0 <= entry["fused"]["family_kappa"] <= 1
+    assert {"marker_precision", "marker_recall", "none_flagged", "family_ac1"} <= set(entry["fused"])
 
 
 def test_evaluate_command_prints_a_report_and_json(small_model, small_corpus):

@@ -29,9 +29,18 @@ def test_project_corpus_meets_its_size_and_variety_targets(project_corpus):
     for fam in ("withdrawal", "confrontation"):
         for dim in ("bond", "task", "goal"):
             assert c["dimension_by_family"].get(f"{fam}/{dim}", 0) > 0
-    assert 0.4 <= c["family"]["none"] / c["client_turns"] <= 0.7
-    assert set(c["modality"]) == {"CBT", "psychodynamic", "person-centred", "CAT", "MI"}
+    assert set(c["modality"]) == {"CBT", "psychodynamic", "person-centred", "CAT", "MI", "counselling"}
     assert set(c["variety"]) == {"en-GB", "en-US"} and c["asr"].get("True", 0) >= 20
+    assert c["style"] == {"textbook": 156, "asr": 54, "verbatim": 150}
+
+
+def test_marker_base_rate_by_style(project_corpus):
+    """Textbook excerpts are dense with markers by design; verbatim sessions have a real session's base rate."""
+    utts, sessions = read_corpus()
+    style = utts["session_id"].map(sessions.set_index("session_id")["style"])
+    client = utts["speaker"] == "client"
+    rate = (utts.loc[client, "marker"] != "none").groupby(style[client]).mean()
+    assert 0.3 <= rate["textbook"] <= 0.6 and 0.08 <= rate["verbatim"] <= 0.2
 
 
 def test_split_is_by_session_and_fixed():

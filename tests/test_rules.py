@@ -92,8 +92,12 @@ def test_hard_negative_not_flagged(scorer, case, therapist, client):
 
 
 def test_same_short_answer_depends_on_the_question(scorer):
-    assert exchange(scorer, "Did you go?", "Yeah.")[0] == "none"
-    assert exchange(scorer, "How was it, going back there?", "Yeah.")[1] == "minimal_response"
+    assert exchange(scorer, "Did you go?", "Dunno.")[0] == "none"
+    assert exchange(scorer, "How was it, going back there?", "Dunno.")[1] == "minimal_response"
+
+
+def test_a_backchannel_is_not_a_minimal_response_even_after_an_invitation(scorer):
+    assert exchange(scorer, "How was it, going back there?", "Yeah.")[0] == "none"
 
 
 def test_asr_question_without_question_mark_is_an_invitation(scorer):
