@@ -38,13 +38,14 @@ def source_transcripts() -> list:
     from rupture_detect.batch import expand_inputs, roles_for, ReadOptions
     from rupture_detect.formats import read_file
     paths = [ROOT / "sample_transcripts"]
-    corpus = ROOT / "data" / "corpus" / "corpus.jsonl"
+    from rupture_detect.corpus import corpus_dir
+    corpus = corpus_dir() / "corpus.jsonl"
     if corpus.exists():
         paths.append(corpus)
     files, _ = expand_inputs(paths)
     out = []
-    for f, roster in files:
-        out.extend(read_file(f, roles_for(ReadOptions(), roster)))
+    for f in files:
+        out.extend(read_file(f.path, roles_for(ReadOptions(), f.roster)))
     assert out, "no source transcripts"
     return out
 

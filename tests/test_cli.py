@@ -487,3 +487,26 @@ def test_a_session_that_cannot_be_written_is_left_out_of_every_table(tmp_path):
     assert len(errors) == 1 and errors[0].startswith("f.csv: session B: could not be written")
     assert pd.read_parquet(tmp_path / "utterances.parquet")["session_id"].tolist() == ["A"]
     assert pd.read_parquet(tmp_path / "sessions.parquet")["session_id"].tolist() == ["A"]
+
+
+@pytest.mark.slow
+def test_a_real_ctrl_c_with_workers_ends_quietly(tmp_path, samples):
+    """SIGINT to the whole process group mid-run, as a terminal sends it: no worker traceback, exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    src = (samples / "cbt_homework.txt").read_text()
+    (tmp_path / "in").mkdir()
+    for i in range(400):
+        (tmp_path / "in" / f"s{i:03d}.txt").write_text(src)
+    proc = subprocess.Popen([sys.executable, "-m", "rupture_detect.cli", "score", str(tmp_path / "in"), "-o",
+                             str(tmp_path / "out"), "-j", "2", "-q"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(8)
+    assert proc.poll() is None, "finished before the interrupt: give it more files"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err
+    assert not (tmp_path / "out").exists()
