@@ -15,7 +15,7 @@ import io
 import multiprocessing as mp
 import os
 import signal
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -160,49 +160,88 @@ class SessionIds:
 
 _WORKER: dict = {}
 
+BATCH_UTTERANCES = 2000   # utterances scored together: one model call per batch, memory bounded by the batch
 
-CHUNK_FILES = 32     # files scored together: one model call per chunk
+
+def read_input(item: InputFile, options: ReadOptions) -> tuple[FileResult, list[Transcript]]:
+    """One input file read (not yet scored): its result shell (path, warnings, or the error that sank
+    the whole file) and its transcripts."""
+    result = FileResult(str(item.path))
+    log = ReadLog(item.path, strict=options.strict)
+    transcripts: list[Transcript] = []
+    try:
+        transcripts = read_file(item.path, roles_for(options, item.roster), options.fmt, options.columns or None, log)
+        _name_default_session(transcripts, item)
+    except (TranscriptError, ValueError, RecursionError) as err:
+        result.error = str(err) if isinstance(err, ValueError) else f"{item.path}: {err}"
+    result.warnings.extend(log.warnings)
+    return result, transcripts
 
 
-def score_files(jobs: list[tuple[InputFile, ReadOptions]], scorer=None) -> list[FileResult]:
-    """Read a chunk of files, score all their transcripts together, and split the results per file.
+def batches(transcripts: list[Transcript], size: int | None = None) -> list[list[Transcript]]:
+    """Consecutive groups of whole transcripts of about ``size`` utterances (a longer transcript alone)."""
+    size = size or BATCH_UTTERANCES
+    out: list[list[Transcript]] = [[]]
+    n = 0
+    for t in transcripts:
+        if out[-1] and n + len(t.utterances) > size:
+            out.append([])
+            n = 0
+        out[-1].append(t)
+        n += len(t.utterances)
+    return out if out[0] else []
 
-    Nothing that goes wrong with one file or one session reaches the others: a
-    file that cannot be read is reported whole; if scoring the chunk together
-    fails, its sessions are scored one by one and only the failing ones are
-    reported (``path: session ID: ...``)."""
-    scorer = scorer or _WORKER["scorer"]
-    results, pending = [], []
+
+def score_batch(transcripts: list[Transcript], scorer=None) -> list:
+    """Scored results for a batch of transcripts, in order; an exception in place of a failed one."""
+    return list(_score_isolated(scorer or _WORKER["scorer"], transcripts))
+
+
+def _fill(result: FileResult, transcripts: list[Transcript], scored: list) -> None:
+    for transcript, s in zip(transcripts, scored):
+        if isinstance(s, Exception):
+            result.errors.append(f"{result.path}: session {transcript.session_id}: could not be scored "
+                                 f"({type(s).__name__}: {s}); left out")
+            continue
+        result.rows.extend(s.rows)
+        result.sessions.append(s.session)
+        result.episodes.extend(s.episodes)
+        result.segments.extend(s.segments)
+
+
+def _interleaved(transcripts: list[Transcript]) -> bool:
+    """Whether the sessions of one table interleave (rows of one session between rows of another)."""
+    spans = sorted((min(u.line or 0 for u in t.utterances), max(u.line or 0 for u in t.utterances))
+                   for t in transcripts if t.utterances)
+    return any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+
+
+def _in_input_order(result: FileResult, transcripts: list[Transcript]) -> None:
+    """Rows of interleaved sessions back in the order of the input lines."""
+    line_of = {}
+    for t in transcripts:
+        for u, i in zip(t.utterances, range(len(t.utterances))):
+            line_of[(t.session_id, i)] = u.line or 0
+    keyed, seen = [], {}
+    for r in result.rows:
+        sid = str(r["session_id"])
+        i = seen.get(sid, 0)
+        seen[sid] = i + 1
+        keyed.append((line_of.get((sid, i), 0), r))
+    result.rows = [r for _, r in sorted(keyed, key=lambda kr: kr[0])]
+
+
+def score_files(jobs: list[tuple[InputFile, ReadOptions]], scorer) -> list[FileResult]:
+    """Read and score files one after another in this process (one result per file)."""
+    out = []
     for item, options in jobs:
-        result = FileResult(str(item.path))
-        log = ReadLog(item.path, strict=options.strict)
-        try:
-            transcripts = read_file(item.path, roles_for(options, item.roster), options.fmt,
-                                    options.columns or None, log)
-            _name_default_session(transcripts, item)
-            pending.append((result, transcripts))
-        except (TranscriptError, ValueError, RecursionError) as err:
-            result.error = str(err) if isinstance(err, ValueError) else f"{item.path}: {err}"
-        result.warnings.extend(log.warnings)
-        results.append(result)
-    flat = [t for _, ts in pending for t in ts]
-    scored = _score_isolated(scorer, flat)
-    for result, transcripts in pending:
-        lines = []
-        for transcript in transcripts:
-            s = next(scored)
-            if isinstance(s, Exception):
-                result.errors.append(f"{result.path}: session {transcript.session_id}: could not be scored "
-                                     f"({type(s).__name__}: {s}); left out")
-                continue
-            result.rows.extend(s.rows)
-            lines.extend(u.line or 0 for u in transcript.utterances)
-            result.sessions.append(s.session)
-            result.episodes.extend(s.episodes)
-            result.segments.extend(s.segments)
-        if len(transcripts) > 1:       # interleaved sessions in one table: rows back in input order
-            result.rows = [r for _, r in sorted(zip(lines, result.rows), key=lambda lr: lr[0])]
-    return results
+        result, transcripts = read_input(item, options)
+        for batch in batches(transcripts):
+            _fill(result, batch, score_batch(batch, scorer))
+        if len(transcripts) > 1 and _interleaved(transcripts):
+            _in_input_order(result, transcripts)
+        out.append(result)
+    return out
 
 
 def _name_default_session(transcripts: list[Transcript], item: InputFile) -> None:
@@ -231,32 +270,75 @@ def _score_isolated(scorer, transcripts: list[Transcript]) -> Iterator:
         return iter(out)
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the pool and exits quietly."""
+def _init_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool and exits quietly; and each uses one
+    thread for BLAS and OpenMP (the context model's trees), or the workers fight over the cores."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+
+
+@dataclass
+class _Job:
+    """A batch of one file's transcripts on its way through the scorer."""
+    result: FileResult          # the shell that scored sessions are added to
+    transcripts: list
+    last: bool                  # the file's last batch
+    whole: bool                 # the file's sessions interleave: collect every batch, then restore line order
+    all_transcripts: list = field(default_factory=list)
+
+
+def _plan(files: list[InputFile], options: ReadOptions) -> Iterator[_Job]:
+    """Files read one by one (in this process), cut into batches; a file that failed is one empty job."""
+    for item in files:
+        result, transcripts = read_input(item, options)
+        groups = batches(transcripts)
+        whole = len(transcripts) > 1 and _interleaved(transcripts)
+        if not groups:
+            yield _Job(result, [], True, False)
+            continue
+        for k, group in enumerate(groups):
+            shell = result if k == 0 or whole else FileResult(result.path)
+            yield _Job(shell, group, k == len(groups) - 1, whole, transcripts if whole else [])
 
 
 def iter_results(files: list[InputFile], options: ReadOptions, scorer, jobs: int = 1) -> Iterator[FileResult]:
-    """Score files in order; with ``jobs > 1``, forked workers share the scorer loaded here once.
+    """Score files in order, in batches of whole sessions; with ``jobs > 1`` forked workers (which share
+    the scorer loaded here once) score batches in parallel, so one big table uses every core too.
 
-    Session ids are kept unique across files (see :class:`SessionIds`)."""
+    Results come in input order, identical for any ``jobs``: a file's sessions may arrive as several
+    results for the same path (one per batch), except for a table whose sessions interleave, which
+    comes whole with its rows in input order. Session ids are kept unique across files
+    (:class:`SessionIds`).
+    """
     ids = SessionIds()
-    jobs_list = [(item, options) for item in files]
-    size = CHUNK_FILES if jobs <= 1 else max(1, min(CHUNK_FILES, -(-len(jobs_list) // (jobs * 4))))
-    chunks = [jobs_list[i:i + size] for i in range(0, len(jobs_list), size)]
-    if jobs <= 1 or len(chunks) < 2:
-        for chunk in chunks:
-            for result in score_files(chunk, scorer):
-                ids.claim(result)
-                yield result
+    plan = _plan(files, options)
+
+    def finish(job: _Job, scored: list) -> Iterator[FileResult]:
+        _fill(job.result, job.transcripts, scored)
+        if job.whole and not job.last:
+            return
+        if job.whole:
+            _in_input_order(job.result, job.all_transcripts)
+        ids.claim(job.result)
+        yield job.result
+
+    if jobs <= 1:
+        for job in plan:
+            yield from finish(job, score_batch(job.transcripts, scorer))
         return
     _WORKER["scorer"] = scorer          # inherited by the forked workers: no reload per process
-    pool = mp.get_context("fork").Pool(min(jobs, len(chunks)), initializer=_ignore_sigint)
+    pool = mp.get_context("fork").Pool(jobs, initializer=_init_worker)
     try:
-        for results in pool.imap(score_files, chunks):
-            for result in results:
-                ids.claim(result)
-                yield result
+        window: deque = deque()         # batches in flight, in order; bounded so reading never runs far ahead
+        for job in plan:
+            window.append((job, pool.apply_async(score_batch, (job.transcripts,))))
+            while len(window) > 2 * jobs:
+                done, pending = window.popleft()
+                yield from finish(done, pending.get())
+        while window:
+            done, pending = window.popleft()
+            yield from finish(done, pending.get())
         pool.close()
     finally:
         pool.terminate()

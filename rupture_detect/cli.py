@@ -80,14 +80,15 @@ def main() -> None:
               help="A trained model folder (default: the shipped model).")
 @click.option("--rules-only", is_flag=True, help="Decide with the rules alone, no trained model.")
 @click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0,
-              help="Worker processes, each scoring whole files (default 0: one per core when there are "
-                   "at least 4 files, else 1).")
+              help="Worker processes, each scoring batches of whole sessions, so one big table uses them too "
+                   "(default 0: one per core for 4+ files or 250 kB+ of input, else 1). Output is the same for any -j.")
 @click.option("--segment-minutes", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
               help="Segment length for sessions with timestamps (3RS uses five minutes).")
 @click.option("--segment-turns", type=click.IntRange(2, 1000), default=40, show_default=True,
               help="Segment length in utterances for sessions without timestamps.")
-@click.option("--charts/--no-charts", default=True, show_default=True,
-              help="Draw a timeline chart per session (OUTDIR/charts/<session>.png and .svg).")
+@click.option("--charts/--no-charts", default=False, show_default=True,
+              help="Also draw a timeline chart per session (OUTDIR/charts/<session>.png and .svg). Off by "
+                   "default: matplotlib costs about 0.3 s a session, and the HTML report draws its own timeline.")
 @click.option("--strict", is_flag=True,
               help="Treat bad rows (unreadable times, missing text, malformed lines) as errors that fail their "
                    "file, instead of warnings.")
@@ -147,8 +148,9 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
         scorer.segment_minutes, scorer.segment_turns = segment_minutes, segment_turns
         if scorer.model_info["id"] == "rules-only" and not rules_only:
             click.echo(f"warning: {scorer.model_info['reason']}", err=True)
-        if jobs == 0:
-            jobs = (os.cpu_count() or 1) if len(files) >= 4 else 1
+        if jobs == 0:         # one per core once there is enough to share out (batches of whole sessions)
+            size = sum(f.path.stat().st_size for f in files if f.path.exists())
+            jobs = (os.cpu_count() or 1) if len(files) >= 4 or size >= 256_000 else 1
         errors = [f.error for f in failures]
         for err in errors:
             click.echo(f"error: {err}", err=True)

@@ -222,3 +222,33 @@ def test_a_bad_roster_is_reported_with_file_and_line(write, tmp_path):
     write("r2/speakers.csv", "name,role\nAnna,boss\n")
     with pytest.raises(TranscriptError, match=r"speakers.csv:2: role must be one of"):
         read_roster(tmp_path / "r2" / "speakers.csv")
+
+
+def _big_table(n_sessions=12, turns=6, interleave=False):
+    rows = [(s, u) for u in range(turns) for s in range(n_sessions)] if interleave else \
+        [(s, u) for s in range(n_sessions) for u in range(turns)]
+    lines = ["session_id,turn,speaker,text"]
+    for s, u in rows:
+        text = "How was the week?" if u % 2 == 0 else ("I'm fine." if s % 3 else "You never listen to me.")
+        lines.append(f"S{s:02d},{u + 1},{'T' if u % 2 == 0 else 'C'},{text}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("interleave", [False, True])
+def test_one_big_table_is_scored_in_session_batches_identically_for_any_jobs(write, tmp_path, scorer, monkeypatch,
+                                                                              interleave):
+    import rupture_detect.batch as batch
+    monkeypatch.setattr(batch, "BATCH_UTTERANCES", 10)           # several batches from one file
+    path = write("big.csv", _big_table(interleave=interleave))
+    files, _ = expand_inputs([path])
+    serial = list(iter_results(files, ReadOptions(), scorer, jobs=1))
+    parallel = list(iter_results(files, ReadOptions(), scorer, jobs=2))
+    flat = lambda results: [r for res in results for r in res.rows]     # noqa: E731
+    assert flat(parallel) == flat(serial)
+    assert len(flat(serial)) == 72
+    if interleave:          # interleaved sessions: one result, rows in input order
+        assert len(serial) == 1
+        assert [r["session_id"] for r in flat(serial)][:13] == [f"S{s:02d}" for s in range(12)] + ["S00"]
+    else:                   # contiguous sessions: streamed as they are scored, one result per batch
+        assert len(serial) > 1 and all(res.path == str(path) for res in serial)
+        assert [s["session_id"] for res in serial for s in res.sessions] == [f"S{s:02d}" for s in range(12)]

@@ -51,7 +51,7 @@ def expected_sessions(samples) -> Counter:
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory, samples):
     out = tmp_path_factory.mktemp("samples_out")
-    result = run("score", samples, "-o", out, "--rules-only", "-q")
+    result = run("score", samples, "-o", out, "--rules-only", "-q", "--charts")
     assert result.exit_code == 0, result.output
     return out
 
@@ -369,9 +369,11 @@ def test_a_new_run_replaces_old_charts_too(sample_run, tmp_path, write):
     import shutil
     out = tmp_path / "out"
     shutil.copytree(sample_run, out)
-    result = run("score", write("one.txt", GOOD), "-o", out, "--rules-only", "-q")
+    result = run("score", write("one.txt", GOOD), "-o", out, "--rules-only", "-q", "--charts")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "charts").iterdir()) == ["one.png", "one.svg"]
+    result = run("score", write("one.txt", GOOD), "-o", out, "--rules-only", "-q")     # charts are opt-in
+    assert result.exit_code == 0 and not (out / "charts").exists()
 
 
 @pytest.mark.parametrize("where", ["inside_input", "input_inside"])
@@ -460,7 +462,7 @@ def test_long_and_odd_session_ids_get_safe_charts_the_report_finds(write, tmp_pa
     long_id = "x" * 300
     write("t.csv", f"session_id,speaker,text\n{long_id},T,How was it?\n{long_id},C,Fine.\n"
                    "s 1/é?,T,How was it?\ns 1/é?,C,You never listen.\n")
-    result = run("score", tmp_path / "t.csv", "-o", tmp_path / "out", "--rules-only", "-q")
+    result = run("score", tmp_path / "t.csv", "-o", tmp_path / "out", "--rules-only", "-q", "--charts")
     assert result.exit_code == 0, result.output
     charts = sorted(p.name for p in (tmp_path / "out" / "charts").iterdir())
     assert len(charts) == 4 and all(len(c.encode()) < 120 for c in charts)
