@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .formats import _EXTENSIONS, read_file
+from .formats import _EXTENSIONS, read_file, stream_table
 from .transcript import ROLES, ReadLog, SpeakerRoles, Transcript, TranscriptError, decode
 
 ROSTER_NAME = "speakers.csv"
@@ -289,17 +289,65 @@ class _Job:
 
 
 def _plan(files: list[InputFile], options: ReadOptions) -> Iterator[_Job]:
-    """Files read one by one (in this process), cut into batches; a file that failed is one empty job."""
+    """Files read one by one (in this process), cut into batches; a file that failed is one empty job.
+
+    A CSV/TSV table whose sessions do not interleave is *streamed* (except with ``strict``): its sessions
+    are batched as they are read, so memory holds one batch, not the table (see
+    :func:`~rupture_detect.formats.stream_table`).
+    """
     for item in files:
-        result, transcripts = read_input(item, options)
-        groups = batches(transcripts)
-        whole = len(transcripts) > 1 and _interleaved(transcripts)
-        if not groups:
+        if options.strict:          # a bad row fails the whole file: read it whole, before anything is scored
+            yield from _whole_file_jobs(item, options)
+            continue
+        log = ReadLog(item.path)
+        try:
+            streamed = stream_table(item.path, roles_for(options, item.roster), options.fmt, options.columns or None,
+                                    log)
+        except (TranscriptError, ValueError, RecursionError) as err:
+            result = FileResult(str(item.path), warnings=log.warnings)
+            result.error = str(err) if isinstance(err, ValueError) else f"{item.path}: {err}"
             yield _Job(result, [], True, False)
             continue
-        for k, group in enumerate(groups):
-            shell = result if k == 0 or whole else FileResult(result.path)
-            yield _Job(shell, group, k == len(groups) - 1, whole, transcripts if whole else [])
+        if streamed is None:
+            yield from _whole_file_jobs(item, options)
+        else:
+            yield from _streamed_jobs(item, streamed[0], log)
+
+
+def _whole_file_jobs(item: InputFile, options: ReadOptions) -> Iterator[_Job]:
+    result, transcripts = read_input(item, options)
+    groups = batches(transcripts)
+    whole = len(transcripts) > 1 and _interleaved(transcripts)
+    if not groups:
+        yield _Job(result, [], True, False)
+        return
+    for k, group in enumerate(groups):
+        shell = result if k == 0 or whole else FileResult(result.path)
+        yield _Job(shell, group, k == len(groups) - 1, whole, transcripts if whole else [])
+
+
+def _streamed_jobs(item: InputFile, transcripts: Iterator[Transcript], log: ReadLog) -> Iterator[_Job]:
+    """Batches as the stream fills them; each carries the warnings read since the one before."""
+    group: list[Transcript] = []
+    n = 0
+
+    def job(last: bool, error: str | None = None) -> _Job:
+        shell = FileResult(str(item.path), warnings=list(log.warnings), error=error)
+        log.warnings.clear()
+        return _Job(shell, group, last, False)
+
+    try:
+        for t in transcripts:
+            _name_default_session([t], item)
+            if group and n + len(t.utterances) > BATCH_UTTERANCES:
+                yield job(False)
+                group, n = [], 0
+            group.append(t)
+            n += len(t.utterances)
+    except (TranscriptError, ValueError, RecursionError) as err:     # sessions before it are already scored
+        yield job(True, str(err) if isinstance(err, ValueError) else f"{item.path}: {err}")
+        return
+    yield job(True)
 
 
 def iter_results(files: list[InputFile], options: ReadOptions, scorer, jobs: int = 1) -> Iterator[FileResult]:
@@ -333,7 +381,7 @@ def iter_results(files: list[InputFile], options: ReadOptions, scorer, jobs: int
         window: deque = deque()         # batches in flight, in order; bounded so reading never runs far ahead
         for job in plan:
             window.append((job, pool.apply_async(score_batch, (job.transcripts,))))
-            while len(window) > 2 * jobs:
+            while len(window) > 4 * jobs:
                 done, pending = window.popleft()
                 yield from finish(done, pending.get())
         while window:

@@ -13,6 +13,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Iterator
 
 from .transcript import (ReadLog, SpeakerRoles, Transcript, TranscriptError, Utterance, check_utterances,
                          decode, make_utterance, split_notes)
@@ -236,67 +237,134 @@ def _cell(value) -> str:
 
 def _table_rows_to_transcripts(rows, path: Path, roles: SpeakerRoles, cols: dict[str, str],
                                log: ReadLog | None = None) -> list[Transcript]:
-    log = log or ReadLog(path)
+    transcripts = list(_iter_table_transcripts(rows, path, roles, cols, log or ReadLog(path)))
+    if not transcripts:
+        raise TranscriptError(path, None, "no rows")
+    return transcripts
+
+
+def _iter_table_transcripts(rows, path: Path, roles: SpeakerRoles, cols: dict[str, str], log: ReadLog,
+                            last_line: dict[str, int] | None = None) -> Iterator[Transcript]:
+    """Transcripts from table rows. With ``last_line`` (session id -> its last input line) each session
+    is handed on as soon as its last row is read, so only open sessions are held in memory."""
     by_session: dict[str, list[Utterance]] = {}
     used = set(cols.values())
     for lineno, row in rows:
-        sid = _cell(row.get(cols["session_id"])) if "session_id" in cols else ""
-        sid = sid or path.stem
+        sid = _session_of(row, cols, path)
         label = _cell(row.get(cols["speaker"]))
         if not label:
             log.warn(lineno, "empty speaker; row skipped")
-            continue
-        text = _cell(row.get(cols["text"]))
-        if not text:
-            log.warn(lineno, "missing text; read as an empty utterance")
-        role = roles.role_or_error(label, path, lineno)
-        utts = by_session.setdefault(sid, [])
-        turn = row.get(cols["turn"]) if "turn" in cols else None
-        if turn in (None, ""):
-            turn = len(utts) + 1
         else:
-            try:
-                turn = int(turn)
-            except (TypeError, ValueError):
-                pass
-        start = log.time(row.get(cols["start"]), lineno, "start") if "start" in cols else None
-        end = log.time(row.get(cols["end"]), lineno, "end") if "end" in cols else None
-        extra = {k: v for k, v in row.items() if k not in used}
-        utts.append(make_utterance(sid, turn, role, text, start=start, end=end, label=label,
-                                   line=lineno, extra=extra))
-    if not by_session:
-        raise TranscriptError(path, None, "no rows")
-    return [Transcript(sid, str(path), utts) for sid, utts in by_session.items()]
+            text = _cell(row.get(cols["text"]))
+            if not text:
+                log.warn(lineno, "missing text; read as an empty utterance")
+            role = roles.role_or_error(label, path, lineno)
+            utts = by_session.setdefault(sid, [])
+            turn = row.get(cols["turn"]) if "turn" in cols else None
+            if turn in (None, ""):
+                turn = len(utts) + 1
+            else:
+                try:
+                    turn = int(turn)
+                except (TypeError, ValueError):
+                    pass
+            start = log.time(row.get(cols["start"]), lineno, "start") if "start" in cols else None
+            end = log.time(row.get(cols["end"]), lineno, "end") if "end" in cols else None
+            extra = {k: v for k, v in row.items() if k not in used}
+            utts.append(make_utterance(sid, turn, role, text, start=start, end=end, label=label,
+                                       line=lineno, extra=extra))
+        if last_line is not None and last_line.get(sid) == lineno and sid in by_session:
+            yield Transcript(sid, str(path), by_session.pop(sid))
+    for sid, utts in by_session.items():
+        yield Transcript(sid, str(path), utts)
+
+
+def _session_of(row: dict, cols: dict[str, str], path: Path) -> str:
+    sid = _cell(row.get(cols["session_id"])) if "session_id" in cols else ""
+    return sid or path.stem
 
 
 def read_delimited(text: str, path: Path, roles: SpeakerRoles, delimiter: str,
                    columns: dict[str, str] | None = None, log: ReadLog | None = None) -> list[Transcript]:
     log = log or ReadLog(path)
+    reader, header, cols = _delimited_reader(text, path, delimiter, columns)
+    return _table_rows_to_transcripts(_delimited_rows(reader, header, path, log), path, roles, cols, log)
+
+
+def _delimited_reader(text: str, path: Path, delimiter: str, columns: dict[str, str] | None):
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as err:
         raise TranscriptError(path, 1, f"cannot read the header row: {err}") from None
     header = [h.strip() for h in header]
-    cols = _resolve_columns(header, columns, path)
+    return reader, header, _resolve_columns(header, columns, path)
 
-    def rows():
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:
-                raise TranscriptError(path, reader.line_num, f"malformed row: {err}") from None
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
+
+def _delimited_rows(reader, header: list[str], path: Path, log: ReadLog | None):
+    """``(line, row dict)`` of the data rows; malformed rows are warnings (with ``log``) and skipped."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise TranscriptError(path, reader.line_num, f"malformed row: {err}") from None
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            if log is not None:
                 log.warn(reader.line_num, f"malformed row: expected {len(header)} fields, found {len(row)}; "
                                           "row skipped")
-                continue
-            yield reader.line_num, dict(zip(header, row))
+            continue
+        yield reader.line_num, dict(zip(header, row))
 
-    return _table_rows_to_transcripts(rows(), path, roles, cols, log)
+
+def stream_table(path: str | Path, roles: SpeakerRoles | None = None, fmt: str | None = None,
+                 columns: dict[str, str] | None = None,
+                 log: ReadLog | None = None) -> tuple[Iterator[Transcript], bool] | None:
+    """A CSV/TSV table as a stream of transcripts, each handed on when its last row is read.
+
+    A first, cheap pass over the rows notes where each session ends and checks
+    every speaker label (so an unknown speaker fails the file before anything
+    is scored). Returns ``(transcripts, True)``; ``None`` for anything that is
+    not a CSV/TSV table, or a table whose sessions interleave (read those whole
+    with :func:`read_file`, which keeps their rows in input order).
+    """
+    path = Path(path)
+    log = log or ReadLog(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TranscriptError(path, None, f"cannot read file: {err.strerror}") from None
+    text = decode(data, path)
+    del data
+    fmt = fmt or detect_format(path, text)
+    if fmt not in ("csv", "tsv") or not text.strip():
+        return None
+    delimiter = "," if fmt == "csv" else "\t"
+    roles = roles or SpeakerRoles()
+    reader, header, cols = _delimited_reader(text, path, delimiter, columns)
+    last_line: dict[str, int] = {}
+    previous = None
+    for lineno, row in _delimited_rows(reader, header, path, None):
+        sid = _session_of(row, cols, path)
+        if sid != previous and sid in last_line:
+            return None                                  # interleaved sessions
+        previous, last_line[sid] = sid, lineno
+        label = _cell(row.get(cols["speaker"]))
+        if label:
+            roles.role_or_error(label, path, lineno)
+    if not last_line:
+        raise TranscriptError(path, None, "no rows")
+    reader, header, _ = _delimited_reader(text, path, delimiter, columns)
+
+    def transcripts():
+        for t in _iter_table_transcripts(_delimited_rows(reader, header, path, log), path, roles, cols, log,
+                                         last_line):
+            check_utterances(t.utterances, log)
+            yield t
+    return transcripts(), True
 
 
 def read_jsonl(text: str, path: Path, roles: SpeakerRoles,

@@ -533,3 +533,31 @@ def test_missing_file(tmp_path):
     with pytest.raises(TranscriptError) as info:
         read_file(path)
     assert_located(info.value, path, None)
+
+
+# ---------------------------------------------------------------- streaming tables
+
+def test_stream_table_hands_on_each_session_when_its_last_row_is_read(write):
+    from rupture_detect.formats import stream_table
+    path = write("t.csv", "session_id,speaker,text,start\nA,T,Hi.,1\nA,C,Hello.,x\nB,T,So.,2\nB,C,Well.,3\n")
+    log = ReadLog(path)
+    transcripts, streamed = stream_table(path, log=log)
+    first = next(transcripts)
+    assert streamed and first.session_id == "A" and [u.text for u in first.utterances] == ["Hi.", "Hello."]
+    assert log.warnings and log.warnings[0].startswith(f"{path}:3: start:")     # read so far, and no further
+    assert [t.session_id for t in transcripts] == ["B"]
+
+
+def test_stream_table_leaves_interleaved_and_other_formats_to_read_file(write):
+    from rupture_detect.formats import stream_table
+    assert stream_table(write("i.csv", "session_id,speaker,text\nA,T,a\nB,T,b\nA,C,c\n")) is None
+    assert stream_table(write("s.txt", "T: Hi.\nC: Hello.\n")) is None
+    assert stream_table(write("j.jsonl", '{"speaker": "T", "text": "Hi."}\n')) is None
+
+
+def test_stream_table_checks_every_speaker_before_handing_anything_on(write):
+    from rupture_detect.formats import stream_table
+    path = write("u.csv", "session_id,speaker,text\nA,T,a\nA,C,b\nB,T,c\nB,Zed,d\n")
+    with pytest.raises(TranscriptError) as info:
+        stream_table(path)
+    assert_located(info.value, path, 5)
