@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .batch import FileResult, ReadOptions, _score_isolated, expand_inputs, iter_results, roles_for
-from .formats import transcripts_from_frame
+from .batch import ReadOptions, expand_inputs, iter_frame_results, iter_results
 from .pipeline import load_pipeline, models_dir
 from .episodes import EPISODE_COLUMNS
 from .scoring import SESSION_COLUMNS, UTTERANCE_COLUMNS, Scorer
 from .segments import segment_columns
-from .transcript import ReadLog, TranscriptError
+from .transcript import TranscriptError
 
 DEFAULT_MODEL = "default"
 CLASSIFIER_DIRNAME = "classifier"
@@ -105,21 +104,11 @@ def score(source, *, therapist=(), speakers: dict | None = None, columns: dict |
                           strict=strict)
     scorer = make_scorer(model, threshold)
     if isinstance(source, pd.DataFrame):
-        log = ReadLog("<dataframe>", strict=strict)
         try:
-            transcripts = transcripts_from_frame(source, roles_for(options, {}), columns, log=log)
+            results = list(iter_frame_results(source, options, scorer, jobs, columns))
         except TranscriptError as err:
             raise ValueError(str(err)) from None
-        result = FileResult("<dataframe>", warnings=log.warnings)
-        for t, s in zip(transcripts, _score_isolated(scorer, transcripts)):
-            if isinstance(s, Exception):
-                result.errors.append(f"<dataframe>: session {t.session_id}: could not be scored ({s}); left out")
-                continue
-            result.rows.extend(s.rows)
-            result.sessions.append(s.session)
-            result.episodes.extend(s.episodes)
-            result.segments.extend(s.segments)
-        results, errors = [result], list(result.errors)
+        errors = [e for r in results for e in r.problems()]
     else:
         items = [source] if isinstance(source, (str, Path)) else list(source)
         files, missing = expand_inputs(items)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .formats import _EXTENSIONS, read_file, stream_table
+from .formats import _EXTENSIONS, read_file, stream_table, transcripts_from_frame
 from .transcript import ROLES, ReadLog, SpeakerRoles, Transcript, TranscriptError, decode
 
 ROSTER_NAME = "speakers.csv"
@@ -315,7 +315,12 @@ def _plan(files: list[InputFile], options: ReadOptions) -> Iterator[_Job]:
 
 
 def _whole_file_jobs(item: InputFile, options: ReadOptions) -> Iterator[_Job]:
-    result, transcripts = read_input(item, options)
+    yield from _jobs_of(*read_input(item, options))
+
+
+def _jobs_of(result: FileResult, transcripts: list[Transcript]) -> Iterator[_Job]:
+    """Jobs for transcripts read whole (a file, or a DataFrame): batches, or one collecting job when the
+    sessions interleave."""
     groups = batches(transcripts)
     whole = len(transcripts) > 1 and _interleaved(transcripts)
     if not groups:
@@ -359,8 +364,20 @@ def iter_results(files: list[InputFile], options: ReadOptions, scorer, jobs: int
     comes whole with its rows in input order. Session ids are kept unique across files
     (:class:`SessionIds`).
     """
+    return run_jobs(_plan(files, options), scorer, jobs)
+
+
+def iter_frame_results(df, options: ReadOptions, scorer, jobs: int = 1,
+                       columns: dict | None = None) -> Iterator[FileResult]:
+    """The same run for a pandas DataFrame of utterances (rows numbered from 1 as lines)."""
+    log = ReadLog("<dataframe>", strict=options.strict)
+    transcripts = transcripts_from_frame(df, roles_for(options, {}), columns or options.columns or None, log=log)
+    return run_jobs(_jobs_of(FileResult("<dataframe>", warnings=log.warnings), transcripts), scorer, jobs)
+
+
+def run_jobs(plan: Iterable[_Job], scorer, jobs: int = 1) -> Iterator[FileResult]:
+    """Score planned batches in order, in this process or in ``jobs`` forked workers; results in order."""
     ids = SessionIds()
-    plan = _plan(files, options)
 
     def finish(job: _Job, scored: list) -> Iterator[FileResult]:
         _fill(job.result, job.transcripts, scored)

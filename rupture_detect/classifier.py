@@ -59,7 +59,7 @@ def apply_calibration(proba: np.ndarray, classes: list[str], calibration: dict |
     return out
 
 
-def context_frame(proba: np.ndarray, classes: list[str], X) -> "pd.DataFrame":
+def context_frame(proba: np.ndarray, classes: list[str], X):
     """The context model's input: the label model's view of the words (log-odds of a marker, the two
     family probabilities) beside the dense context cues and rule scores (see :mod:`rupture_detect.features`)."""
     import pandas as pd

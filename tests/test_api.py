@@ -179,3 +179,28 @@ def test_threshold_does_not_leak_into_later_calls(nlp):
 def test_public_api_exports():
     for name in ("score", "Scores", "make_scorer", "build_pipeline", "load_pipeline", "load_taxonomy"):
         assert hasattr(rupture_detect, name)
+
+
+def test_score_of_a_dataframe_gives_the_cli_rows(tmp_path, monkeypatch):
+    """One scoring run: the table scored from Python and by the CLI gives the same rows, in batches."""
+    import rupture_detect.batch as batch
+    from click.testing import CliRunner
+    from rupture_detect.cli import main
+    monkeypatch.setattr(batch, "BATCH_UTTERANCES", 8)           # several batches, as a big table has
+    lines = ["session_id,turn,speaker,text"]
+    for s in range(6):
+        for u, (who, text) in enumerate([("T", "How was the week?"), ("C", "You never listen to me."),
+                                         ("T", "Say more?"), ("C", "Fine.")]):
+            lines.append(f"S{s},{u + 1},{who},{text}")
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    calls = []
+    real = batch.score_batch
+    monkeypatch.setattr(batch, "score_batch", lambda ts, scorer=None: calls.append(len(ts)) or real(ts, scorer))
+    frame = score(pd.read_csv(path, dtype=str), model=None).utterances
+    assert len(calls) == 3                                          # one model call per batch of sessions
+    result = CliRunner().invoke(main, ["score", str(path), "-o", str(tmp_path / "out"), "--rules-only", "-q"])
+    assert result.exit_code == 0, result.output
+    cli = pd.read_csv(tmp_path / "out" / "utterances.csv", dtype=str, keep_default_na=False)
+    cols = ["session_id", "turn", "speaker", "text", "marker", "subtype", "dimension", "evidence"]
+    assert frame[cols].astype(str).values.tolist() == cli[cols].values.tolist()
