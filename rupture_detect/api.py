@@ -42,11 +42,13 @@ def make_scorer(model=DEFAULT_MODEL, threshold: float | None = None) -> Scorer:
     if model is None:
         scorer = Scorer(nlp)
         scorer.model_info = {"id": "rules-only", "reason": "rules only, as asked"}
+        scorer.recipe_model = (None, threshold)
         return scorer
     path = default_model_dir() if model == DEFAULT_MODEL else Path(model)
     if model == DEFAULT_MODEL and not (path / "model_card.json").exists():
         scorer = Scorer(nlp)          # said loudly by the callers and kept in the manifest: never silent
         scorer.model_info = {"id": "rules-only", "reason": f"no trained model found at {path}; the rules decide alone"}
+        scorer.recipe_model = (model, threshold)
         return scorer
     from .classifier import FusedModel
     try:
@@ -56,6 +58,15 @@ def make_scorer(model=DEFAULT_MODEL, threshold: float | None = None) -> Scorer:
     scorer = Scorer(nlp, model=fused)
     scorer.model_info = {"id": fused.card.get("model_id") or path.name, "path": str(path),
                          "sha256": folder_digest(path)}
+    scorer.recipe_model = (model if model == DEFAULT_MODEL else str(path), threshold)
+    return scorer
+
+
+def scorer_from_recipe(recipe: dict) -> Scorer:
+    """A scorer built the way another process built its own (see ``Scorer.recipe``): what a Dask worker
+    uses to load the pipeline and model once, locally."""
+    scorer = make_scorer(recipe["model"], recipe.get("threshold"))
+    scorer.segment_minutes, scorer.segment_turns = recipe["segment_minutes"], recipe["segment_turns"]
     return scorer
 
 
@@ -92,12 +103,14 @@ class Scores:
 
 def score(source, *, therapist=(), speakers: dict | None = None, columns: dict | None = None,
           fmt: str | None = None, model=DEFAULT_MODEL, threshold: float | None = None,
-          jobs: int = 1, strict: bool = False) -> Scores:
+          jobs: int = 1, strict: bool = False, client=None) -> Scores:
     """Score a path, a folder, a glob, a list of those, or a DataFrame of utterances.
 
     Bad files and sessions are reported in ``Scores.errors`` and the rest still
     scored; bad rows are ``Scores.warnings`` (errors with ``strict``). If
-    nothing could be scored, the errors are raised as one ``ValueError``.
+    nothing could be scored, the errors are raised as one ``ValueError``. With ``client`` (a
+    ``dask.distributed.Client``) batches of sessions are scored on the Dask cluster: the same rows, in
+    the same order, as in this process.
     """
     therapist = (therapist,) if isinstance(therapist, str) else tuple(therapist)
     options = ReadOptions(fmt=fmt, columns=columns or {}, speakers=speakers or {}, therapists=therapist,
@@ -105,7 +118,7 @@ def score(source, *, therapist=(), speakers: dict | None = None, columns: dict |
     scorer = make_scorer(model, threshold)
     if isinstance(source, pd.DataFrame):
         try:
-            results = list(iter_frame_results(source, options, scorer, jobs, columns))
+            results = list(iter_frame_results(source, options, scorer, jobs, columns, client))
         except TranscriptError as err:
             raise ValueError(str(err)) from None
         errors = [e for r in results for e in r.problems()]
@@ -114,7 +127,7 @@ def score(source, *, therapist=(), speakers: dict | None = None, columns: dict |
         files, missing = expand_inputs(items)
         errors = [m.error for m in missing]
         results = []
-        for result in iter_results(files, options, scorer, jobs):
+        for result in iter_results(files, options, scorer, jobs, client):
             errors.extend(result.problems())
             results.append(result)
     warnings = [w for r in results for w in r.warnings]

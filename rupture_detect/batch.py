@@ -355,7 +355,8 @@ def _streamed_jobs(item: InputFile, transcripts: Iterator[Transcript], log: Read
     yield job(True)
 
 
-def iter_results(files: list[InputFile], options: ReadOptions, scorer, jobs: int = 1) -> Iterator[FileResult]:
+def iter_results(files: list[InputFile], options: ReadOptions, scorer, jobs: int = 1,
+                 client=None) -> Iterator[FileResult]:
     """Score files in order, in batches of whole sessions; with ``jobs > 1`` forked workers (which share
     the scorer loaded here once) score batches in parallel, so one big table uses every core too.
 
@@ -364,19 +365,31 @@ def iter_results(files: list[InputFile], options: ReadOptions, scorer, jobs: int
     comes whole with its rows in input order. Session ids are kept unique across files
     (:class:`SessionIds`).
     """
-    return run_jobs(_plan(files, options), scorer, jobs)
+    return run_jobs(_plan(files, options), scorer, jobs, client)
 
 
 def iter_frame_results(df, options: ReadOptions, scorer, jobs: int = 1,
-                       columns: dict | None = None) -> Iterator[FileResult]:
+                       columns: dict | None = None, client=None) -> Iterator[FileResult]:
     """The same run for a pandas DataFrame of utterances (rows numbered from 1 as lines)."""
     log = ReadLog("<dataframe>", strict=options.strict)
     transcripts = transcripts_from_frame(df, roles_for(options, {}), columns or options.columns or None, log=log)
-    return run_jobs(_jobs_of(FileResult("<dataframe>", warnings=log.warnings), transcripts), scorer, jobs)
+    return run_jobs(_jobs_of(FileResult("<dataframe>", warnings=log.warnings), transcripts), scorer, jobs, client)
 
 
-def run_jobs(plan: Iterable[_Job], scorer, jobs: int = 1) -> Iterator[FileResult]:
-    """Score planned batches in order, in this process or in ``jobs`` forked workers; results in order."""
+def _dask_score_batch(transcripts: list[Transcript], recipe: dict) -> list:
+    """On a Dask worker: score with the worker's own scorer, built once per worker process from ``recipe``
+    (the model is loaded there, never shipped with the tasks)."""
+    key = repr(sorted(recipe.items()))
+    scorer = _WORKER.get(key)
+    if scorer is None:
+        from .api import scorer_from_recipe
+        scorer = _WORKER[key] = scorer_from_recipe(recipe)
+    return score_batch(transcripts, scorer)
+
+
+def run_jobs(plan: Iterable[_Job], scorer, jobs: int = 1, client=None) -> Iterator[FileResult]:
+    """Score planned batches in order, in this process, in ``jobs`` forked workers, or on a Dask
+    cluster (``client``, a ``dask.distributed.Client``); results in order, the same rows either way."""
     ids = SessionIds()
 
     def finish(job: _Job, scored: list) -> Iterator[FileResult]:
@@ -388,6 +401,18 @@ def run_jobs(plan: Iterable[_Job], scorer, jobs: int = 1) -> Iterator[FileResult
         ids.claim(job.result)
         yield job.result
 
+    if client is not None:
+        recipe = scorer.recipe
+        window: deque = deque()
+        for job in plan:
+            window.append((job, client.submit(_dask_score_batch, job.transcripts, recipe, pure=False)))
+            while len(window) > 4 * max(len(client.scheduler_info().get("workers", {})), 1):
+                done, future = window.popleft()
+                yield from finish(done, future.result())
+        while window:
+            done, future = window.popleft()
+            yield from finish(done, future.result())
+        return
     if jobs <= 1:
         for job in plan:
             yield from finish(job, score_batch(job.transcripts, scorer))

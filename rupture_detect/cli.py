@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import click
@@ -89,12 +89,15 @@ def main() -> None:
 @click.option("--charts/--no-charts", default=False, show_default=True,
               help="Also draw a timeline chart per session (OUTDIR/charts/<session>.png and .svg). Off by "
                    "default: matplotlib costs about 0.3 s a session, and the HTML report draws its own timeline.")
+@click.option("--dask", "dask_address", metavar="SCHEDULER_ADDRESS",
+              help="Score on a Dask cluster (pip install 'rupture-detect[dask]'): batches of sessions go to its "
+                   "workers, each loading the pipeline and model once; the rows are the same as with -j 1.")
 @click.option("--strict", is_flag=True,
               help="Treat bad rows (unreadable times, missing text, malformed lines) as errors that fail their "
                    "file, instead of warnings.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def score(inputs, outdir, out_format, input_format, therapist, client, speaker_map, speakers_file, column_map,
-          model_dir, rules_only, jobs, segment_minutes, segment_turns, charts, strict, quiet):
+          model_dir, rules_only, jobs, segment_minutes, segment_turns, charts, dask_address, strict, quiet):
     """Score transcripts: INPUTS are files, folders or globs (default: the bundled samples).
 
     Writes OUTDIR/utterances.csv (one row per input utterance, in input
@@ -154,12 +157,13 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
         errors = [f.error for f in failures]
         for err in errors:
             click.echo(f"error: {err}", err=True)
+        dask_client = _dask_client(dask_address) if dask_address else None
         run = _ScoreRun(work.path, out_format, charts)
         show = not quiet and sys.stderr.isatty()
-        bar = tqdm(total=len(files), unit="file", disable=not show, desc="scoring")
-        with run:
-            for result in iter_results(files, options, scorer, jobs):
-                bar.update(1)
+        bar = tqdm(unit="session", disable=not show, desc="scoring")      # tables arrive in batches of sessions
+        with run, (dask_client or nullcontext()):
+            for result in iter_results(files, options, scorer, jobs, dask_client):
+                bar.update(len(result.sessions))
                 for message in result.problems() + run.add(result):
                     errors.append(message)
                     bar.write(f"error: {message}", file=sys.stderr)
@@ -178,7 +182,7 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
                      "client": list(client), "speakers": speakers, "columns": options.columns,
                      "rules_only": rules_only, "model": str(model_dir) if model_dir else None, "jobs": jobs,
                      "segment_minutes": segment_minutes, "segment_turns": segment_turns, "charts": charts,
-                     "strict": strict},
+                     "strict": strict, "dask": dask_address},
             counts={"files": len(files), "sessions": len(run.sessions), "utterances": run.utterances,
                     "flagged": run.flagged}, warnings=warnings, errors=errors)
         write_manifest(work.path, manifest)
@@ -249,6 +253,18 @@ class _ScoreRun:
             timeline(sid, part["rows"], part["episodes"], self.folder / "charts")
         except Exception as err:          # noqa: BLE001 - a chart is never worth a lost session
             self.warnings.append(f"{path}: session {sid}: no chart ({type(err).__name__}: {err})")
+
+
+def _dask_client(address: str):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise click.UsageError("--dask needs Dask: pip install 'rupture-detect[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise click.BadParameter(f"cannot reach the Dask scheduler at {address}: {err}",
+                                 param_hint="--dask") from None
 
 
 def _roster_option(speakers_file) -> dict:

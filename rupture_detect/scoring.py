@@ -80,6 +80,14 @@ class Scorer:
         self.marker_ids = load_taxonomy().marker_ids
         self.strategies = getattr(model, "strategy_detector", None) or StrategyDetector()
         self.segment_minutes, self.segment_turns = segment_minutes, segment_turns
+        self.recipe_model = (None, None)       # (model spec, threshold) as make_scorer was given them
+
+    @property
+    def recipe(self) -> dict:
+        """How to build this scorer again in another process (a Dask worker): see ``api.scorer_from_recipe``."""
+        model, threshold = self.recipe_model
+        return {"model": model, "threshold": threshold, "segment_minutes": self.segment_minutes,
+                "segment_turns": self.segment_turns}
 
     def docs(self, transcript: Transcript) -> list[Doc]:
         """Processed docs, one per utterance, in order (see :meth:`prepare`)."""
