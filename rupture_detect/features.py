@@ -70,24 +70,42 @@ def _cue_flags(cues: tuple[str, ...]) -> dict[str, float]:
     return {f"cue_{name}": float(any(stem in c for c in cues for stem in stems)) for name, stems in CUE_GROUPS.items()}
 
 
+def _cleaned(doc: Doc | None) -> str:
+    """``clean_text`` of a doc, once per doc (a practitioner turn is the context of several client turns)."""
+    if doc is None:
+        return ""
+    key = ("rupture_detect", "clean")
+    cached = doc.user_data.get(key)
+    if cached is None:
+        cached = doc.user_data[key] = clean_text(text_of(doc))
+    return cached
+
+
+def _n_words(doc: Doc) -> int:
+    key = ("rupture_detect", "n_words")
+    cached = doc.user_data.get(key)
+    if cached is None:
+        cached = doc.user_data[key] = _View(doc).n_words
+    return cached
+
+
 def turn_row(doc: Doc) -> dict:
     """One client unit (with ``prev_turn``, ``prev_turns`` and ``prev_client`` set by the scorer) as a row."""
     ext = doc._
     prev = ext.prev_turn
-    view = _View(doc)
-    n = view.n_words
+    n = _n_words(doc)
     text = text_of(doc)
-    row = {"text": clean_text(text), "prev_text": clean_text(text_of(prev)), "has_prev": float(prev is not None)}
+    row = {"text": _cleaned(doc), "prev_text": _cleaned(prev), "has_prev": float(prev is not None)}
     acts = prev._.acts if prev is not None else frozenset()
     row.update({f"act_{a}": float(a in acts) for a in ACT_FEATURES})
-    recent = ext.prev_turns or ((prev,) if prev is not None else ())
-    row["directive_recent"] = sum(bool(DIRECTIVE & t._.acts) for t in recent) / 3.0
-    row["permission_recent"] = float(any("permission" in t._.acts for t in recent))
+    recent = [t._.acts for t in ext.prev_turns] or [acts]
+    row["directive_recent"] = sum(bool(DIRECTIVE & a) for a in recent) / 3.0
+    row["permission_recent"] = float(any("permission" in a for a in recent))
     before = ext.prev_client
     row["pushback_before"] = max((before._.marker_scores or {}).values(), default=0.0) if before is not None else 0.0
     row["presses"] = row["pushback_before"] * float(bool(DIRECTIVE & acts))
     row["log_words"] = math.log1p(n)
-    row["prev_log_words"] = math.log1p(_View(prev).n_words) if prev is not None else 0.0
+    row["prev_log_words"] = math.log1p(_n_words(prev)) if prev is not None else 0.0
     row["very_short"] = float(0 < n <= 3)
     row["short"] = float(n <= 8)
     row["pieces"] = math.log(max(ext.n_pieces, 1))
@@ -102,9 +120,19 @@ def turn_row(doc: Doc) -> dict:
     row["no_punct"] = float(n > 3 and not any(ch in text for ch in ".,?!;:"))
     row.update(ext.talk or dict.fromkeys(TALK_CUES, 0.0))
     scores = ext.marker_scores or {}
-    for m, col in zip(load_taxonomy().marker_ids, rule_columns()):
+    for m, col in _rule_pairs():
         row[col] = scores.get(m, 0.0)
     return row
+
+
+def _rule_pairs() -> list[tuple[str, str]]:
+    global _RULE_PAIRS
+    if _RULE_PAIRS is None:
+        _RULE_PAIRS = list(zip(load_taxonomy().marker_ids, rule_columns()))
+    return _RULE_PAIRS
+
+
+_RULE_PAIRS = None
 
 
 def frame(docs: list[Doc]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
     python scripts/benchmark.py                      # 2,000 and 20,000 utterances
     python scripts/benchmark.py --sizes 5000 50000 --jobs 1 2 --modes model
+    python scripts/benchmark.py --profile --table --sizes 10000   # where the time goes, per step
 
 For each corpus size it writes that many utterances as transcript files (the
 bundled samples, and the annotated corpus if present, copied round-robin)
@@ -122,6 +123,57 @@ def run_child(kind: str, *args) -> dict:
     return result
 
 
+# Where the time goes: (label, file suffix, function name) whose cumulative time cProfile reports.
+PROFILE_STEPS = [
+    ("read input", "rupture_detect/batch.py", "_plan"),
+    ("spaCy tokenizer", "spacy/tokenizer.pyx", "__call__"),
+    ("sentencizer", "spacy/pipeline/sentencizer.pyx", "__call__"),
+    ("lemmatizer", "spacy/pipeline/lemmatizer.py", "__call__"),
+    ("dialogue_acts", "rupture_detect/components.py", "__call__"),
+    ("repair_strategies", "rupture_detect/strategies.py", "__call__"),
+    ("units, gates, talk style", "rupture_detect/conversation.py", "client_units"),
+    ("features", "rupture_detect/features.py", "frame"),
+    ("label + context model", "rupture_detect/classifier.py", "probabilities_of"),
+    ("strategy detector", "rupture_detect/strategies.py", "detect"),
+    ("episodes", "rupture_detect/episodes.py", "build"),
+    ("segments", "rupture_detect/segments.py", "build"),
+    ("write tables", "rupture_detect/output.py", "prepare"),
+]
+
+
+def profile(size: int, table: bool) -> None:
+    """Score ``size`` utterances in this process under cProfile and print the time per step."""
+    import cProfile
+    import pstats
+
+    from rupture_detect.api import make_scorer
+    from rupture_detect.batch import ReadOptions, expand_inputs, iter_results
+    from rupture_detect.cli import _ScoreRun
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as out:
+        n = write_corpus(Path(folder), size, table)
+        scorer = make_scorer()
+        files, _ = expand_inputs([folder])
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.enable()
+        with _ScoreRun(Path(out), "csv", charts=False) as run:
+            for result in iter_results(files, ReadOptions(), scorer, jobs=1):
+                run.add(result)
+        prof.disable()
+        total = time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats
+    print(f"{n} utterances in {total:.2f} s ({n / total:.0f} utt/s, one process, profiler on)")
+    print(f"{'step':<28} {'seconds':>8} {'us/utt':>8} {'share':>6}")
+    # the rupture_markers component is the second __call__ in components.py
+    for label, where, name in PROFILE_STEPS + [("rupture_markers", "rupture_detect/components.py", "__call__")]:
+        hits = [(k, v) for k, v in stats.items() if k[2] == name and k[0].endswith(where)]
+        if label in ("dialogue_acts", "rupture_markers"):
+            hits = sorted(hits, key=lambda kv: kv[0][1])
+            hits = hits[:1] if label == "dialogue_acts" else hits[1:2]
+        seconds = sum(v[3] for _, v in hits)
+        print(f"{label:<28} {seconds:>8.2f} {1e6 * seconds / n:>8.0f} {seconds / total:>6.1%}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
@@ -131,7 +183,12 @@ def main() -> None:
     ap.add_argument("--charts", action="store_true", help="also draw the per-session charts (slow: matplotlib)")
     ap.add_argument("--table", action="store_true",
                     help="one CSV holding every session (10 utterances each) instead of one file per session")
+    ap.add_argument("--profile", action="store_true",
+                    help="instead: score the first size in one process under cProfile and print the time per step")
     args = ap.parse_args()
+    if args.profile:
+        profile(args.sizes[0], args.table)
+        return
     print(f"{'utterances':>10} {'what':<16} {'seconds':>8} {'utt/s':>9} {'x bare':>7} {'process s':>9} "
           f"{'x bare':>7} {'peak MB':>8}")
     for size in args.sizes:
