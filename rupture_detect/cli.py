@@ -7,7 +7,6 @@ scored (previous results kept); 130 interrupted.
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
@@ -15,20 +14,11 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .cli_options import (dask_client, default_jobs, model_options, read_options, reading_options, run_options,
+                          scorer_from)
 from .cli_pages import report, study
-from .transcript import SpeakerRoles
 
 EXIT_PARTIAL, EXIT_NOTHING, EXIT_INTERRUPTED = 1, 3, 130
-
-
-def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
-    out = {}
-    for v in values:
-        if "=" not in v:
-            raise click.BadParameter(f"{v!r}: expected {what}")
-        k, _, val = v.partition("=")
-        out[k.strip()] = val.strip()
-    return out
 
 
 def _bundled_samples() -> Path:
@@ -65,23 +55,9 @@ def main() -> None:
               default=Path("rupture_results"), show_default=True, help="Folder for the output tables.")
 @click.option("--format", "out_format", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv",
               show_default=True, help="Format of the output tables.")
-@click.option("--input-format", type=click.Choice(["text", "csv", "tsv", "jsonl", "vtt", "srt"]),
-              help="Read every input as this format (default: from extension and content).")
-@click.option("--therapist", multiple=True, metavar="NAME",
-              help="A speaker name that is the therapist; other names become clients. Repeatable.")
-@click.option("--client", multiple=True, metavar="NAME", help="A speaker name that is the client. Repeatable.")
-@click.option("--speaker", "speaker_map", multiple=True, metavar="LABEL=ROLE",
-              help="Map a speaker label or table value to therapist, client or other. Repeatable.")
-@click.option("--speakers", "speakers_file", type=click.Path(exists=True, dir_okay=False),
-              help="CSV with columns name,role (a speakers.csv inside an input folder is read automatically).")
-@click.option("--column", "column_map", multiple=True, metavar="FIELD=COLUMN",
-              help="For tables: which column holds session_id, turn, speaker, text, start or end. Repeatable.")
-@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False),
-              help="A trained model folder (default: the shipped model).")
-@click.option("--rules-only", is_flag=True, help="Decide with the rules alone, no trained model.")
-@click.option("-j", "--jobs", type=click.IntRange(0, 64), default=0,
-              help="Worker processes, each scoring batches of whole sessions, so one big table uses them too "
-                   "(default 0: one per core for 4+ files or 250 kB+ of input, else 1). Output is the same for any -j.")
+@reading_options
+@model_options
+@run_options
 @click.option("--segment-minutes", type=click.FloatRange(0.5, 60), default=5.0, show_default=True,
               help="Segment length for sessions with timestamps (3RS uses five minutes).")
 @click.option("--segment-turns", type=click.IntRange(2, 1000), default=40, show_default=True,
@@ -89,23 +65,16 @@ def main() -> None:
 @click.option("--charts/--no-charts", default=False, show_default=True,
               help="Also draw a timeline chart per session (OUTDIR/charts/<session>.png and .svg). Off by "
                    "default: matplotlib costs about 0.3 s a session, and the HTML report draws its own timeline.")
-@click.option("--dask", "dask_address", metavar="SCHEDULER_ADDRESS",
-              help="Score on a Dask cluster (pip install 'rupture-detect[dask]'): batches of sessions go to its "
-                   "workers, each loading the pipeline and model once; the rows are the same as with -j 1.")
-@click.option("--strict", is_flag=True,
-              help="Treat bad rows (unreadable times, missing text, malformed lines) as errors that fail their "
-                   "file, instead of warnings.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def score(inputs, outdir, out_format, input_format, therapist, client, speaker_map, speakers_file, column_map,
-          model_dir, rules_only, jobs, segment_minutes, segment_turns, charts, dask_address, strict, quiet):
+def score(inputs, outdir, out_format, segment_minutes, segment_turns, charts, quiet, **kw):
     """Score transcripts: INPUTS are files, folders or globs (default: the bundled samples).
 
     Writes OUTDIR/utterances.csv (one row per input utterance, in input
     order), sessions.csv, episodes.csv, segments.csv (columns in
-    docs/outputs.md), a timeline chart per session and manifest.json (version,
-    model, options, inputs with hashes, warnings, errors). The whole folder is
-    built aside and swapped in when the run is done: a run that scores nothing
-    leaves the previous results untouched.
+    docs/outputs.md), manifest.json (version, model, options, inputs with
+    hashes, warnings, errors) and, with --charts, a timeline chart per
+    session. The whole folder is built aside and swapped in when the run is
+    done: a run that scores nothing leaves the previous results untouched.
 
     \b
     Exit codes: 0 every input scored; 1 some inputs or sessions failed (each
@@ -117,8 +86,7 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
 
     from tqdm import tqdm
 
-    from .api import ModelError, make_scorer
-    from .batch import ReadOptions, expand_inputs, iter_results
+    from .batch import expand_inputs, iter_results
     from .manifest import build_manifest, write_manifest
     from .outdir import OutputError, OutputFolder, check_separate
 
@@ -128,15 +96,7 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
         if not samples.is_dir():
             raise click.UsageError("no INPUTS given and no bundled sample_transcripts/ found")
         inputs = (str(samples),)
-    speakers = _roster_option(speakers_file)
-    speakers.update(_pairs(speaker_map, "LABEL=ROLE"))
-    speakers.update({name: "client" for name in client})
-    try:
-        SpeakerRoles(speakers)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--speaker/--speakers") from None
-    options = ReadOptions(fmt=input_format, columns=_pairs(column_map, "FIELD=COLUMN"),
-                          speakers=speakers, therapists=tuple(therapist), strict=strict)
+    options = read_options(kw)
     files, failures = expand_inputs(inputs)
     try:
         check_separate(outdir, [Path(i) for i in inputs if Path(i).exists()] + [f.path for f in files])
@@ -144,25 +104,17 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
     except OutputError as err:
         raise click.UsageError(str(err)) from None
     with work:
-        try:
-            scorer = make_scorer(None if rules_only else (model_dir or "default"))
-        except ModelError as err:
-            raise click.BadParameter(str(err), param_hint="--model") from None
+        scorer = scorer_from(kw)
         scorer.segment_minutes, scorer.segment_turns = segment_minutes, segment_turns
-        if scorer.model_info["id"] == "rules-only" and not rules_only:
-            click.echo(f"warning: {scorer.model_info['reason']}", err=True)
-        if jobs == 0:         # one per core once there is enough to share out (batches of whole sessions)
-            size = sum(f.path.stat().st_size for f in files if f.path.exists())
-            jobs = (os.cpu_count() or 1) if len(files) >= 4 or size >= 256_000 else 1
+        jobs = default_jobs(kw["jobs"], files)
+        client = dask_client(kw["dask_address"])
         errors = [f.error for f in failures]
         for err in errors:
             click.echo(f"error: {err}", err=True)
-        dask_client = _dask_client(dask_address) if dask_address else None
         run = _ScoreRun(work.path, out_format, charts)
-        show = not quiet and sys.stderr.isatty()
-        bar = tqdm(unit="session", disable=not show, desc="scoring")      # tables arrive in batches of sessions
-        with run, (dask_client or nullcontext()):
-            for result in iter_results(files, options, scorer, jobs, dask_client):
+        bar = tqdm(unit="session", disable=quiet or not sys.stderr.isatty(), desc="scoring")
+        with run, (client or nullcontext()):
+            for result in iter_results(files, options, scorer, jobs, client):
                 bar.update(len(result.sessions))
                 for message in result.problems() + run.add(result):
                     errors.append(message)
@@ -171,24 +123,21 @@ def score(inputs, outdir, out_format, input_format, therapist, client, speaker_m
                     for w in result.warnings:
                         bar.write(f"warning: {w}", file=sys.stderr)
             bar.close()
-        warnings = [w for w in run.warnings]
         if not run.sessions:
             click.echo(f"{len(errors)} input(s) failed; nothing scored; previous results in {outdir} "
                        "left untouched.", err=True)
             sys.exit(EXIT_NOTHING)
         manifest = build_manifest(
             command="score", model=scorer.model_info, inputs=[f.path for f in files], started=started,
-            options={"format": out_format, "input_format": input_format, "therapist": list(therapist),
-                     "client": list(client), "speakers": speakers, "columns": options.columns,
-                     "rules_only": rules_only, "model": str(model_dir) if model_dir else None, "jobs": jobs,
-                     "segment_minutes": segment_minutes, "segment_turns": segment_turns, "charts": charts,
-                     "strict": strict, "dask": dask_address},
+            options={"format": out_format, **{k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()},
+                     "speakers": options.speakers, "columns": options.columns, "jobs": jobs,
+                     "segment_minutes": segment_minutes, "segment_turns": segment_turns, "charts": charts},
             counts={"files": len(files), "sessions": len(run.sessions), "utterances": run.utterances,
-                    "flagged": run.flagged}, warnings=warnings, errors=errors)
+                    "flagged": run.flagged}, warnings=run.warnings, errors=errors)
         write_manifest(work.path, manifest)
         work.commit()
     if not quiet:
-        _summary(run.sessions, outdir, out_format, len(warnings))
+        _summary(run.sessions, outdir, out_format, len(run.warnings))
     if errors:
         click.echo(f"{len(errors)} input(s) or session(s) failed; {len(run.sessions)} session(s) scored "
                    f"and written to {outdir}.", err=True)
@@ -253,29 +202,6 @@ class _ScoreRun:
             timeline(sid, part["rows"], part["episodes"], self.folder / "charts")
         except Exception as err:          # noqa: BLE001 - a chart is never worth a lost session
             self.warnings.append(f"{path}: session {sid}: no chart ({type(err).__name__}: {err})")
-
-
-def _dask_client(address: str):
-    try:
-        from distributed import Client
-    except ImportError:
-        raise click.UsageError("--dask needs Dask: pip install 'rupture-detect[dask]'") from None
-    try:
-        return Client(address, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as err:
-        raise click.BadParameter(f"cannot reach the Dask scheduler at {address}: {err}",
-                                 param_hint="--dask") from None
-
-
-def _roster_option(speakers_file) -> dict:
-    from .batch import read_roster
-    from .transcript import TranscriptError
-    if not speakers_file:
-        return {}
-    try:
-        return read_roster(speakers_file)
-    except TranscriptError as err:
-        raise click.BadParameter(str(err), param_hint="--speakers") from None
 
 
 @main.command()

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from .cli_options import dask_client, model_options, read_options, reading_options, run_options
+
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=str)
@@ -19,19 +21,16 @@ import click
 @click.option("--title", help="Page title (default: 'Alliance rupture report').")
 @click.option("--context", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Utterances shown before and after each flagged turn.")
-@click.option("--input-format", type=click.Choice(["text", "csv", "tsv", "jsonl", "vtt", "srt"]),
-              help="When scoring transcripts: read every input as this format.")
-@click.option("--therapist", multiple=True, metavar="NAME",
-              help="When scoring transcripts: a speaker name that is the therapist. Repeatable.")
-@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False),
-              help="When scoring transcripts: a trained model folder (default: the shipped model).")
-@click.option("--rules-only", is_flag=True, help="When scoring transcripts: decide with the rules alone.")
-def report(inputs, out, title, context, input_format, therapist, model_dir, rules_only):
+@reading_options
+@model_options
+@run_options
+def report(inputs, out, title, context, **kw):
     """Write a self-contained HTML report (works offline) for one or many sessions.
 
     INPUTS is an output folder of `rupture-detect score` (utterances, sessions
-    and, when present, episodes, segments and charts), or transcript files,
-    folders or globs, which are scored first.
+    and, when present, episodes, segments, charts and the run's manifest), or
+    transcript files, folders or globs, which are scored first with the same
+    reading, model and run options as `score`.
     """
     from .report import is_outdir, read_outdir, render_report, tables_from_scores, write_page
 
@@ -43,11 +42,16 @@ def report(inputs, out, title, context, input_format, therapist, model_dir, rule
                                      f"{err})", param_hint="INPUTS") from None
     else:
         from .api import score
+        options = read_options(kw)
         try:
-            scores = score(list(inputs), therapist=therapist, fmt=input_format,
-                           model=None if rules_only else (model_dir or "default"))
+            scores = score(list(inputs), therapist=options.therapists, speakers=options.speakers,
+                           columns=options.columns, fmt=options.fmt, strict=options.strict,
+                           model=None if kw["rules_only"] else (kw["model_dir"] or "default"),
+                           jobs=kw["jobs"] or 1, client=dask_client(kw["dask_address"]))
         except ValueError as err:
             raise click.UsageError(str(err)) from None
+        for warning in scores.warnings[:1] if scores.model.get("id") == "rules-only" and not kw["rules_only"] else ():
+            click.echo(f"warning: {warning}", err=True)
         for err in scores.errors:
             click.echo(f"error: {err}", err=True)
         tables = tables_from_scores(scores, source=", ".join(inputs))

@@ -512,3 +512,20 @@ def test_a_real_ctrl_c_with_workers_ends_quietly(tmp_path, samples):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_score_and_report_share_their_reading_model_and_run_options():
+    shared = ["--input-format", "--therapist", "--client", "--speaker", "--speakers", "--column", "--strict",
+              "--model", "--rules-only", "--jobs", "--dask"]
+    for command in ("score", "report"):
+        text = run(command, "--help").output
+        assert all(opt in text for opt in shared), command
+
+
+def test_report_scores_transcripts_with_the_shared_options(write, tmp_path):
+    path = write("named.txt", "Anna: How was the week?\nBen: You never listen to me.\n")
+    result = run("report", path, "-o", tmp_path / "r.html", "--therapist", "Anna", "--rules-only")
+    assert result.exit_code == 0, result.output
+    assert "1 session(s)" in result.output and (tmp_path / "r.html").exists()
+    bad = run("report", path, "-o", tmp_path / "r2.html", "--speaker", "no-equals", "--rules-only")
+    assert bad.exit_code == 2
