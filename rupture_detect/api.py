@@ -15,9 +15,8 @@ import pandas as pd
 
 from .batch import ReadOptions, expand_inputs, iter_frame_results, iter_results
 from .pipeline import load_pipeline, models_dir
-from .episodes import EPISODE_COLUMNS
-from .scoring import SESSION_COLUMNS, UTTERANCE_COLUMNS, Scorer
-from .segments import segment_columns
+from .scoring import Scorer
+from .sinks import FrameSink
 from .transcript import TranscriptError
 
 DEFAULT_MODEL = "default"
@@ -116,29 +115,27 @@ def score(source, *, therapist=(), speakers: dict | None = None, columns: dict |
     options = ReadOptions(fmt=fmt, columns=columns or {}, speakers=speakers or {}, therapists=therapist,
                           strict=strict)
     scorer = make_scorer(model, threshold)
+    sink = FrameSink()
     if isinstance(source, pd.DataFrame):
         try:
-            results = list(iter_frame_results(source, options, scorer, jobs, columns, client))
+            results = iter_frame_results(source, options, scorer, jobs, columns, client)
         except TranscriptError as err:
             raise ValueError(str(err)) from None
-        errors = [e for r in results for e in r.problems()]
+        errors: list[str] = []
     else:
         items = [source] if isinstance(source, (str, Path)) else list(source)
         files, missing = expand_inputs(items)
         errors = [m.error for m in missing]
-        results = []
-        for result in iter_results(files, options, scorer, jobs, client):
-            errors.extend(result.problems())
-            results.append(result)
-    warnings = [w for r in results for w in r.warnings]
+        results = iter_results(files, options, scorer, jobs, client)
+    n_sessions = 0
+    for result in results:           # the same run as the CLI's, into an in-memory sink
+        errors.extend(result.problems() + sink.add(result))
+        n_sessions += len(result.sessions)
+    warnings = list(sink.warnings)
     if scorer.model_info["id"] == "rules-only" and model is not None:
         warnings.insert(0, scorer.model_info["reason"])
-    if not any(r.sessions for r in results) and errors:
+    if not n_sessions and errors:
         raise ValueError("\n".join(errors))
-    tables = {key: [row for r in results for row in getattr(r, key)]
-              for key in ("rows", "sessions", "episodes", "segments")}
-    return Scores(pd.DataFrame(tables["rows"], columns=UTTERANCE_COLUMNS),
-                  pd.DataFrame(tables["sessions"], columns=SESSION_COLUMNS),
-                  pd.DataFrame(tables["episodes"], columns=EPISODE_COLUMNS),
-                  pd.DataFrame(tables["segments"], columns=segment_columns()), errors, warnings,
+    frames = sink.frames()
+    return Scores(frames["rows"], frames["sessions"], frames["episodes"], frames["segments"], errors, warnings,
                   dict(scorer.model_info))

@@ -8,7 +8,7 @@ scored (previous results kept); 130 interrupted.
 from __future__ import annotations
 
 import sys
-from contextlib import ExitStack, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -17,6 +17,7 @@ from . import __version__
 from .cli_options import (dask_client, default_jobs, model_options, read_options, reading_options, run_options,
                           scorer_from)
 from .cli_pages import report, study
+from .sinks import TableSink
 
 EXIT_PARTIAL, EXIT_NOTHING, EXIT_INTERRUPTED = 1, 3, 130
 
@@ -111,7 +112,7 @@ def score(inputs, outdir, out_format, segment_minutes, segment_turns, charts, qu
         errors = [f.error for f in failures]
         for err in errors:
             click.echo(f"error: {err}", err=True)
-        run = _ScoreRun(work.path, out_format, charts)
+        run = TableSink(work.path, out_format, charts)
         bar = tqdm(unit="session", disable=quiet or not sys.stderr.isatty(), desc="scoring")
         with run, (client or nullcontext()):
             for result in iter_results(files, options, scorer, jobs, client):
@@ -142,66 +143,6 @@ def score(inputs, outdir, out_format, segment_minutes, segment_turns, charts, qu
         click.echo(f"{len(errors)} input(s) or session(s) failed; {len(run.sessions)} session(s) scored "
                    f"and written to {outdir}.", err=True)
         sys.exit(EXIT_PARTIAL)
-
-
-class _ScoreRun:
-    """The four tables and the charts of one run, written session by session into the work folder.
-
-    Each file's rows are prepared for all four tables before any is written, so
-    a session that cannot be written is left out of every table (reported), not
-    half-written; a chart that cannot be drawn is a warning, never a lost table."""
-
-    def __init__(self, folder: Path, fmt: str, charts: bool):
-        from .episodes import EPISODE_COLUMNS
-        from .scoring import (EPISODE_TYPES, SEGMENT_TYPES, SESSION_COLUMNS, SESSION_TYPES, UTTERANCE_COLUMNS,
-                              UTTERANCE_TYPES)
-        from .segments import segment_columns
-        self.folder, self.fmt, self.charts = folder, fmt, charts
-        self.specs = {"rows": ("utterances", UTTERANCE_COLUMNS, UTTERANCE_TYPES),
-                      "sessions": ("sessions", SESSION_COLUMNS, SESSION_TYPES),
-                      "episodes": ("episodes", EPISODE_COLUMNS, EPISODE_TYPES),
-                      "segments": ("segments", segment_columns(), SEGMENT_TYPES)}
-        self.sessions: list[dict] = []
-        self.warnings: list[str] = []
-        self.utterances = self.flagged = 0
-
-    def __enter__(self):
-        from .output import TableWriter
-        self._stack = ExitStack()
-        self.writers = {key: self._stack.enter_context(TableWriter(self.folder / f"{name}.{self.fmt}", cols,
-                                                                   self.fmt, types))
-                        for key, (name, cols, types) in self.specs.items()}
-        return self
-
-    def __exit__(self, *exc):
-        return self._stack.__exit__(*exc)
-
-    def add(self, result) -> list[str]:
-        """Write one file's sessions; returns the errors of sessions that could not be written."""
-        self.warnings.extend(result.warnings)
-        errors = []
-        for sid in dict.fromkeys(str(s["session_id"]) for s in result.sessions):
-            part = {key: [r for r in getattr(result, key) if str(r["session_id"]) == sid] for key in self.writers}
-            try:
-                chunks = {key: w.prepare(part[key]) for key, w in self.writers.items()}
-            except (ValueError, TypeError, OverflowError, ArithmeticError) as err:
-                errors.append(f"{result.path}: session {sid}: could not be written ({err}); left out")
-                continue
-            for key, w in self.writers.items():
-                w.commit(chunks[key])
-            self.sessions.extend(part["sessions"])
-            self.utterances += len(part["rows"])
-            self.flagged += sum(r["marker"] in ("withdrawal", "confrontation") for r in part["rows"])
-            if self.charts:
-                self._chart(result.path, sid, part)
-        return errors
-
-    def _chart(self, path: str, sid: str, part: dict) -> None:
-        from .charts import timeline
-        try:
-            timeline(sid, part["rows"], part["episodes"], self.folder / "charts")
-        except Exception as err:          # noqa: BLE001 - a chart is never worth a lost session
-            self.warnings.append(f"{path}: session {sid}: no chart ({type(err).__name__}: {err})")
 
 
 @main.command()

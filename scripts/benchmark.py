@@ -148,7 +148,7 @@ def profile(size: int, table: bool) -> None:
 
     from rupture_detect.api import make_scorer
     from rupture_detect.batch import ReadOptions, expand_inputs, iter_results
-    from rupture_detect.cli import _ScoreRun
+    from rupture_detect.sinks import TableSink
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as out:
         n = write_corpus(Path(folder), size, table)
         scorer = make_scorer()
@@ -156,7 +156,7 @@ def profile(size: int, table: bool) -> None:
         prof = cProfile.Profile()
         t0 = time.perf_counter()
         prof.enable()
-        with _ScoreRun(Path(out), "csv", charts=False) as run:
+        with TableSink(Path(out), "csv", charts=False) as run:
             for result in iter_results(files, ReadOptions(), scorer, jobs=1):
                 run.add(result)
         prof.disable()

@@ -478,19 +478,6 @@ def test_report_on_a_corrupt_folder_is_a_usage_error(tmp_path):
     assert "not a readable score output folder" in result.stderr
 
 
-def test_a_session_that_cannot_be_written_is_left_out_of_every_table(tmp_path):
-    from rupture_detect.batch import FileResult
-    from rupture_detect.cli import _ScoreRun
-    ok = {"session_id": "A", "utterances": 1}
-    bad = {"session_id": "B", "utterances": "not a number"}
-    rows = [{"session_id": s, "turn": 1, "speaker": "client", "text": "hi", "marker": "none"} for s in "AB"]
-    with _ScoreRun(tmp_path, "parquet", charts=False) as sink:
-        errors = sink.add(FileResult("f.csv", rows=rows, sessions=[ok, bad]))
-    assert len(errors) == 1 and errors[0].startswith("f.csv: session B: could not be written")
-    assert pd.read_parquet(tmp_path / "utterances.parquet")["session_id"].tolist() == ["A"]
-    assert pd.read_parquet(tmp_path / "sessions.parquet")["session_id"].tolist() == ["A"]
-
-
 @pytest.mark.slow
 def test_a_real_ctrl_c_with_workers_ends_quietly(tmp_path, samples):
     """SIGINT to the whole process group mid-run, as a terminal sends it: no worker traceback, exit 130."""
