@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .batch import ReadOptions, expand_inputs, iter_frame_results, iter_results
+from .batch import iter_frame_results, iter_results
+from .inputs import ReadOptions, expand_inputs
 from .pipeline import load_pipeline, models_dir
 from .scoring import Scorer
 from .sinks import FrameSink

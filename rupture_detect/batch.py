@@ -1,48 +1,27 @@
-"""Batches: expand inputs, read and score file by file, in parallel across files.
+"""The scoring run: inputs read (tables streamed), cut into batches of whole sessions, scored in order.
 
 Light spaCy pipelines get slower with ``nlp.pipe(n_process>1)``; what pays on
-a multi-core machine is one worker process per core, each scoring whole
-files, a chunk at a time (one model call per chunk). Results come back in input order (``imap``), so outputs stay in input
-order, and each file's failure is caught and reported without stopping the
-rest.
+a multi-core machine is one worker process per core, each scoring a batch of
+whole sessions (one model call per batch), or a Dask cluster doing the same.
+Batches go out in order and results come back in order, so outputs are the
+same for any number of workers. A file or session that fails is reported and
+left out; every other one is still scored. Sinks (:mod:`rupture_detect.sinks`)
+consume the results.
 """
 
 from __future__ import annotations
 
-import csv
-import glob
-import io
 import multiprocessing as mp
-import os
 import signal
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .formats import _EXTENSIONS, read_file, stream_table, transcripts_from_frame
-from .transcript import ROLES, ReadLog, SpeakerRoles, Transcript, TranscriptError, decode
+from .formats import read_file, stream_table, transcripts_from_frame
+from .inputs import InputFile, ReadOptions, roles_for
+from .transcript import ReadLog, Transcript, TranscriptError
 
-ROSTER_NAME = "speakers.csv"
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    fmt: str | None = None
-    columns: dict = field(default_factory=dict)
-    speakers: dict = field(default_factory=dict)      # name -> role, from flags and --speakers
-    therapists: tuple = ()                           # names; other unknown names become clients
-    strict: bool = False                             # bad rows are errors, not warnings
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One file to score: its path, the roster of its folder, and the session id
-    its transcript takes when the file itself names none (the file name, qualified
-    by its folders when two inputs share a name)."""
-    path: Path
-    roster: dict = field(default_factory=dict, hash=False)
-    name: str = ""
 
 
 @dataclass
@@ -64,77 +43,6 @@ class FileResult:
             for row in table:
                 if str(row.get("session_id")) == old:
                     row["session_id"] = new
-
-
-def read_roster(path: str | Path) -> dict[str, str]:
-    """A ``name,role`` CSV mapping speaker names to roles; problems name the file and line."""
-    path = Path(path)
-    try:
-        text = decode(path.read_bytes(), path)
-    except OSError as err:
-        raise TranscriptError(path, None, f"cannot read speakers file: {err.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        if not reader.fieldnames or {"name", "role"} - {f.strip().lower() for f in reader.fieldnames if f}:
-            raise TranscriptError(path, 1, "a speakers file needs the columns name,role")
-        roster = {}
-        for r in reader:
-            r = {k.strip().lower(): (v or "").strip() for k, v in r.items() if isinstance(k, str)}
-            if r.get("name"):
-                if r.get("role", "").lower() not in ROLES:
-                    raise TranscriptError(path, reader.line_num,
-                                          f"role must be one of {', '.join(ROLES)}, not {r.get('role')!r}")
-                roster[r["name"]] = r["role"]
-    except csv.Error as err:
-        raise TranscriptError(path, reader.line_num, f"malformed row: {err}") from None
-    return roster
-
-
-def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[InputFile], list[FileResult]]:
-    """Files to score, each once (by real path), and inputs that matched nothing or could not be used.
-
-    A folder is searched recursively for transcript files (hidden ones skipped)
-    and its ``speakers.csv`` applies to them; a file is taken as it is; anything
-    with ``* ? [`` is a glob (``**`` recursive)."""
-    found: list[tuple[Path, dict, str]] = []
-    missing: list[FileResult] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            roster_file = p / ROSTER_NAME
-            try:
-                roster = read_roster(roster_file) if roster_file.exists() else {}
-            except TranscriptError as err:
-                missing.append(FileResult(str(roster_file), error=f"{err} (the files of {p} were not scored)"))
-                continue
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _EXTENSIONS
-                           and f.name != ROSTER_NAME and not any(part.startswith(".") for part in f.relative_to(p).parts))
-            found.extend((f, roster, f.relative_to(p).with_suffix("").as_posix()) for f in files)
-            if not files:
-                missing.append(FileResult(str(p), error=f"{p}: no transcript files in this folder"))
-        elif p.is_file():
-            found.append((p, {}, p.with_suffix("").as_posix()))
-        elif any(ch in str(item) for ch in "*?["):
-            matched = sorted(Path(m) for m in glob.glob(str(item), recursive=True) if Path(m).is_file())
-            found.extend((m, {}, m.with_suffix("").as_posix()) for m in matched if m.name != ROSTER_NAME)
-            if not matched:
-                missing.append(FileResult(str(item), error=f"{item}: no files match this pattern"))
-        else:
-            missing.append(FileResult(str(item), error=f"{item}: no such file or folder"))
-    unique, seen = [], set()
-    for path, roster, rel in found:            # the same file through two inputs or a symlinked folder: once
-        real = os.path.realpath(path)
-        if real not in seen:
-            seen.add(real)
-            unique.append((path, roster, rel))
-    stems = Counter(path.stem for path, _, _ in unique)
-    return [InputFile(path, roster, rel if stems[path.stem] > 1 else path.stem)
-            for path, roster, rel in unique], missing
-
-
-def roles_for(options: ReadOptions, roster: dict) -> SpeakerRoles:
-    mapping = {**roster, **options.speakers, **{n: "therapist" for n in options.therapists}}
-    return SpeakerRoles(mapping, default_role="client" if options.therapists else None)
 
 
 class SessionIds:

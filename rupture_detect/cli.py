@@ -87,7 +87,8 @@ def score(inputs, outdir, out_format, segment_minutes, segment_turns, charts, qu
 
     from tqdm import tqdm
 
-    from .batch import expand_inputs, iter_results
+    from .batch import iter_results
+    from .inputs import expand_inputs
     from .manifest import build_manifest, write_manifest
     from .outdir import OutputError, OutputFolder, check_separate
 

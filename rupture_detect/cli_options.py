@@ -70,7 +70,7 @@ def pairs(values: tuple[str, ...], what: str, hint: str) -> dict[str, str]:
 
 def read_options(kw: dict):
     """ReadOptions from the reading options (consumed from ``kw``); bad values are usage errors."""
-    from .batch import ReadOptions, read_roster
+    from .inputs import ReadOptions, read_roster
     from .transcript import SpeakerRoles, TranscriptError
     speakers = {}
     if kw.get("speakers_file"):

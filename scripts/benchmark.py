@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def source_transcripts() -> list:
-    from rupture_detect.batch import expand_inputs, roles_for, ReadOptions
+    from rupture_detect.inputs import ReadOptions, expand_inputs, roles_for
     from rupture_detect.formats import read_file
     paths = [ROOT / "sample_transcripts"]
     from rupture_detect.corpus import corpus_dir
@@ -147,7 +147,8 @@ def profile(size: int, table: bool) -> None:
     import pstats
 
     from rupture_detect.api import make_scorer
-    from rupture_detect.batch import ReadOptions, expand_inputs, iter_results
+    from rupture_detect.batch import iter_results
+    from rupture_detect.inputs import ReadOptions, expand_inputs
     from rupture_detect.sinks import TableSink
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as out:
         n = write_corpus(Path(folder), size, table)

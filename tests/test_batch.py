@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rupture_detect.batch import (FileResult, InputFile, ReadOptions, expand_inputs, iter_results, read_roster,
-                                  roles_for, score_files)
+from rupture_detect.batch import FileResult, iter_results, score_files
+from rupture_detect.inputs import InputFile, ReadOptions, expand_inputs, read_roster, roles_for
 from rupture_detect.transcript import TranscriptError
 
 GOOD = "T: How was the week?\nC: You're not listening to me. You never listen.\n"
