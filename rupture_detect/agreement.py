@@ -52,16 +52,18 @@ def coder_agreement(first: pd.DataFrame, second: pd.DataFrame, keys=("session_id
         "marker_rate": {"first": float((client["marker_1"] != "none").mean()),
                         "second": float((client["marker_2"] != "none").mean())},
         "subtype_kappa": _kappa(sub1, sub2), "subtype_ac1": gwet_ac1(sub1, sub2),
-        "per_subtype_kappa": {s: _kappa(sub1 == s, sub2 == s) for s in marker_ids() if (sub1 == s).any() or (sub2 == s).any()},
+        "per_subtype_kappa": {s: _kappa(sub1 == s, sub2 == s) for s in marker_ids()
+                              if (sub1 == s).any() or (sub2 == s).any()},
         "dimension_kappa_both_flagged": _kappa(both["dimension_1"], both["dimension_2"]) if len(both) else float("nan"),
         "both_flagged": len(both),
     }
     if "strategy_1" in m and "strategy_2" in m and who:
         ther = m[m[who] == "therapist"]
         out["therapist_turns"] = len(ther)
-        out["per_strategy_kappa"] = {
-            s: _kappa(ther["strategy_1"].str.split(";").map(lambda v: s in v),
-                      ther["strategy_2"].str.split(";").map(lambda v: s in v)) for s in strategy_ids()}
+        first_ids = ther["strategy_1"].str.split(";").map(set)
+        second_ids = ther["strategy_2"].str.split(";").map(set)
+        out["per_strategy_kappa"] = {s: _kappa([s in v for v in first_ids], [s in v for v in second_ids])
+                                     for s in strategy_ids()}
     return out
 
 

@@ -92,7 +92,8 @@ def join(annomi_csv: str | Path, coder: str = "final", codes: pd.DataFrame | Non
     missing = sorted(set(by_key) - seen)
     if missing:
         raise TranscriptError(path, None, f"{len(missing)} coded utterance(s) are not in this file, e.g. "
-                                          f"transcript {missing[0][0]} utterance {missing[0][1]}: another AnnoMI version?")
+                                          f"transcript {missing[0][0]} utterance {missing[0][1]}: "
+                                          "another AnnoMI version?")
     table = pd.DataFrame(rows)
     client = table["speaker"] == "client"
     table.loc[client & (table["marker"] == ""), "marker"] = "none"     # every coded transcript is coded in full

@@ -14,14 +14,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import signal
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .formats import read_file, stream_table, transcripts_from_frame
 from .inputs import InputFile, ReadOptions, roles_for
 from .transcript import ReadLog, Transcript, TranscriptError
-
 
 
 @dataclass

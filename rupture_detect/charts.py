@@ -12,7 +12,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from matplotlib.figure import Figure     # object API: no pyplot state, no backend switch for the caller
+from matplotlib.figure import Figure  # object API: no pyplot state, no backend switch for the caller
 
 FAMILY_STYLE = {"withdrawal": ("v", "#1f5fa8", 1), "confrontation": ("^", "#b2361e", 2)}
 OUTCOME_STYLE = {"resolved": ("-", "#2a7a3b"), "partly resolved": ("--", "#b07d12"),

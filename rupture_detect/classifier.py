@@ -63,6 +63,7 @@ def context_frame(proba: np.ndarray, classes: list[str], X):
     """The context model's input: the label model's view of the words (log-odds of a marker, the two
     family probabilities) beside the dense context cues and rule scores (see :mod:`rupture_detect.features`)."""
     import pandas as pd
+
     from .features import dense_columns, rule_columns
     tax = load_taxonomy()
     fam = np.array([tax.family_of(c) if c != "none" else "none" for c in classes])
@@ -130,7 +131,7 @@ class FusedModel:
         self.usual_dimension = {m: tax.markers[m].dimension for m in tax.marker_ids}
 
     @classmethod
-    def load(cls, path: str | Path, variant: str = "fused") -> "FusedModel":
+    def load(cls, path: str | Path, variant: str = "fused") -> FusedModel:
         path = Path(path)
         card_path = path / CARD_NAME
         if not card_path.exists():
@@ -152,7 +153,7 @@ class FusedModel:
                                                        card["strategies"]["thresholds"])
         return model
 
-    def probabilities(self, docs) -> tuple[np.ndarray, "object"]:
+    def probabilities(self, docs) -> tuple[np.ndarray, object]:
         X = frame(docs)
         return self.probabilities_of(X), X
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
+from datetime import UTC
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .cli_options import (dask_client, default_jobs, model_options, read_options, reading_options, run_options,
-                          scorer_from)
+from .cli_options import (
+    dask_client,
+    default_jobs,
+    model_options,
+    read_options,
+    reading_options,
+    run_options,
+    scorer_from,
+)
 from .cli_pages import report, study
 from .sinks import TableSink
 
@@ -83,7 +91,7 @@ def score(inputs, outdir, out_format, segment_minutes, segment_turns, charts, qu
     (nothing written); 3 nothing could be scored (previous results kept);
     130 interrupted.
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tqdm import tqdm
 
@@ -92,7 +100,7 @@ def score(inputs, outdir, out_format, segment_minutes, segment_turns, charts, qu
     from .manifest import build_manifest, write_manifest
     from .outdir import OutputError, OutputFolder, check_separate
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     if not inputs:
         samples = _bundled_samples()
         if not samples.is_dir():
@@ -153,7 +161,7 @@ def score(inputs, outdir, out_format, segment_minutes, segment_turns, charts, qu
 @click.option("--folds", type=click.IntRange(2, 10), default=5, show_default=True,
               help="Cross-validation folds, grouped by session (calibration; threshold without a dev split).")
 def train(data, out_dir, folds):
-    """Train the classifier on an annotated table or corpus folder (default: the shipped corpus, rupture_detect/data/corpus).
+    """Train the classifier on an annotated table or corpus folder (default: the shipped corpus).
 
     With a train/dev split (a split column, or sessions.jsonl in a corpus
     folder) it fits on train and tunes on dev; without one it tunes by

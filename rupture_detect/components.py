@@ -280,6 +280,7 @@ class RuptureMarkers(_RuleComponent):
         self.taxonomy = load_taxonomy()
         self.modifiers = {m.id: m for m in load_modifiers(modifiers_path)}
         from spacy.matcher import PhraseMatcher
+
         from .rules import _phrase_tokenizer
         self.modifier_matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         make = _phrase_tokenizer(nlp.vocab)

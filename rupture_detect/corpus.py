@@ -3,7 +3,8 @@
 A corpus is an utterance table (the scorer's format: ``session_id, turn,
 speaker, text`` and optional ``start, end``) plus label columns: ``marker,
 subtype, dimension`` on client turns and ``strategy`` on therapist turns.
-The project's own corpus lives in ``rupture_detect/data/corpus/`` (package data, so it ships in the wheel): ``corpus.jsonl``
+The project's own corpus lives in ``rupture_detect/data/corpus/`` (package data, so it ships in the
+wheel): ``corpus.jsonl``
 (utterances) and ``sessions.jsonl`` (one line per session: modality,
 presenting problem, variety, ASR style, and the ``split``). A researcher's own
 annotated table in CSV, TSV or JSONL works too; a ``split`` column there (or
@@ -170,7 +171,8 @@ def label_counts(utts: pd.DataFrame, sessions: pd.DataFrame) -> dict:
         "client_turns": len(client),
         "family": client["marker"].value_counts().to_dict(),
         "subtype": flagged["subtype"].value_counts().to_dict(),
-        "dimension_by_family": {f"{f}/{d}": int(n) for (f, d), n in flagged.groupby(["marker", "dimension"]).size().items()},
+        "dimension_by_family": {f"{f}/{d}": int(n)
+                                for (f, d), n in flagged.groupby(["marker", "dimension"]).size().items()},
         "strategy": dict(strategies.most_common()),
     }
     for col in ("split", "style", "modality", "variety", "asr"):

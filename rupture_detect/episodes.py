@@ -185,7 +185,8 @@ def _row(transcript, utts, decisions, strategies, factors, suggestions, ep, numb
         "response_strategies": ";".join(used), "response_evidence": evidence,
         "suggested_strategies": ";".join(suggested), "strategy_fit": fit,
         "next_client_turns": ";".join(str(utts[j].turn) for j in ep["judged"] if j != i),
-        "outcome": outcome, "outcome_reason": reason, "recurrences": sum(decisions.get(j) is not decisions[i] for j in ep["flagged"]),
+        "outcome": outcome, "outcome_reason": reason,
+        "recurrences": sum(decisions.get(j) is not decisions[i] for j in ep["flagged"]),
         "therapist_factors": ";".join(tf),
     }
 

@@ -186,7 +186,8 @@ def record_figures(model_dir: str | Path, name: str, results: dict) -> None:
     entry = {"sessions": results["sessions"]}
     for system in SYSTEMS:
         if system in results:
-            entry[system] = {k: results[system][k] for k in keys} | {"n_client_turns": results[system]["n_client_turns"]}
+            entry[system] = {k: results[system][k] for k in keys}
+            entry[system]["n_client_turns"] = results[system]["n_client_turns"]
             if "p_marker_calibration" in results[system]:
                 entry[system]["p_marker_ece"] = results[system]["p_marker_calibration"]["ece"]
     for style, per in (results.get("by_style") or {}).items():

@@ -12,11 +12,20 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from .transcript import (ReadLog, SpeakerRoles, Transcript, TranscriptError, Utterance, check_utterances,
-                         decode, make_utterance, split_notes)
+from .transcript import (
+    ReadLog,
+    SpeakerRoles,
+    Transcript,
+    TranscriptError,
+    Utterance,
+    check_utterances,
+    decode,
+    make_utterance,
+    split_notes,
+)
 
 FORMATS = ("text", "csv", "tsv", "jsonl", "vtt", "srt")
 _EXTENSIONS = {".txt": "text", ".text": "text", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",

@@ -14,9 +14,9 @@ import glob
 import io
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from .formats import _EXTENSIONS
 from .transcript import ROLES, SpeakerRoles, TranscriptError, decode
@@ -87,7 +87,8 @@ def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[InputFile], list]:
                 missing.append(FileResult(str(roster_file), error=f"{err} (the files of {p} were not scored)"))
                 continue
             files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _EXTENSIONS
-                           and f.name != ROSTER_NAME and not any(part.startswith(".") for part in f.relative_to(p).parts))
+                           and f.name != ROSTER_NAME
+                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
             found.extend((f, roster, f.relative_to(p).with_suffix("").as_posix()) for f in files)
             if not files:
                 missing.append(FileResult(str(p), error=f"{p}: no transcript files in this folder"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def build_manifest(*, command: str, options: dict, model: dict, inputs: list[Pat
     return {
         "tool": "rupture-detect", "version": __version__, "command": command,
         "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "model": model, "rules_sha256": rules_digest(),
         "options": options,

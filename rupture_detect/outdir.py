@@ -76,7 +76,7 @@ class OutputFolder:
     def discard(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
 
-    def __enter__(self) -> "OutputFolder":
+    def __enter__(self) -> OutputFolder:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -109,7 +109,8 @@ def parse_rule(obj: dict, where: str, kind: str) -> Rule:
         _fail(where, f"rule {obj['id']}: weight must be in (0, 1]")
     if "phrases" in obj and (not obj["phrases"] or not all(isinstance(p, str) and p.strip() for p in obj["phrases"])):
         _fail(where, f"rule {obj['id']}: phrases must be a non-empty list of strings")
-    if "pattern" in obj and (not isinstance(obj["pattern"], list) or not all(isinstance(t, dict) for t in obj["pattern"])):
+    pattern = obj.get("pattern")
+    if "pattern" in obj and (not isinstance(pattern, list) or not all(isinstance(t, dict) for t in pattern)):
         _fail(where, f"rule {obj['id']}: pattern must be a list of token dicts")
     params = obj.get("params", {})
     if "check" in obj:
@@ -127,7 +128,8 @@ def parse_rule(obj: dict, where: str, kind: str) -> Rule:
             _fail(where, f"rule {obj['id']}: unknown acts {sorted(set(v) - set(ACTS))}")
     suppress = obj.get("suppress", [])
     if set(suppress) - set(MODIFIER_CATEGORIES):
-        _fail(where, f"rule {obj['id']}: unknown modifier categories {sorted(set(suppress) - set(MODIFIER_CATEGORIES))}")
+        unknown = sorted(set(suppress) - set(MODIFIER_CATEGORIES))
+        _fail(where, f"rule {obj['id']}: unknown modifier categories {unknown}")
     dim = obj.get("dimension")
     if dim is not None and (kind != "marker" or dim not in DIMENSIONS):
         _fail(where, f"rule {obj['id']}: dimension must be one of {DIMENSIONS} (marker rules only)")

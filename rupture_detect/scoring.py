@@ -50,7 +50,8 @@ def rules_decision(doc: Doc) -> Decision:
     r = doc._.rupture
     if r is None or doc._.gate:
         top = max(doc._.marker_scores.values(), default=0.0) if doc._.marker_scores else 0.0
-        return Decision("none", confidence=round(1.0 - top, 4), evidence=f"gate: {doc._.gate}" if doc._.gate and r else "")
+        why = f"gate: {doc._.gate}" if doc._.gate and r else ""
+        return Decision("none", confidence=round(1.0 - top, 4), evidence=why)
     return Decision(r.family, r.subtype, r.dimension, r.confidence, format_evidence(r.evidence))
 
 
@@ -72,7 +73,8 @@ class Scorer:
     """
 
     def __init__(self, nlp: Language, model=None, batch_size: int = 256,
-                 segment_minutes: float = segments_mod.SEGMENT_MINUTES, segment_turns: int = segments_mod.SEGMENT_TURNS):
+                 segment_minutes: float = segments_mod.SEGMENT_MINUTES,
+                 segment_turns: int = segments_mod.SEGMENT_TURNS):
         from .strategies import StrategyDetector
         self.nlp = nlp
         self.model = model
@@ -131,7 +133,7 @@ class Scorer:
                 yield doc
         docs = list(self.nlp.pipe(stream(), batch_size=self.batch_size))
         decided, joined = [], []
-        for k, unit in enumerate(units):
+        for unit in units:
             if len(unit.pieces) == 1:
                 decided.append((docs[unit.pieces[0]], unit.pieces))
                 continue

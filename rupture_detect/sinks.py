@@ -22,8 +22,14 @@ TABLE_KEYS = ("rows", "sessions", "episodes", "segments")      # FileResult attr
 def table_specs() -> dict[str, tuple[str, list[str], dict]]:
     """FileResult attribute -> (table name, columns, column types)."""
     from .episodes import EPISODE_COLUMNS
-    from .scoring import (EPISODE_TYPES, SEGMENT_TYPES, SESSION_COLUMNS, SESSION_TYPES, UTTERANCE_COLUMNS,
-                          UTTERANCE_TYPES)
+    from .scoring import (
+        EPISODE_TYPES,
+        SEGMENT_TYPES,
+        SESSION_COLUMNS,
+        SESSION_TYPES,
+        UTTERANCE_COLUMNS,
+        UTTERANCE_TYPES,
+    )
     from .segments import segment_columns
     return {"rows": ("utterances", UTTERANCE_COLUMNS, UTTERANCE_TYPES),
             "sessions": ("sessions", SESSION_COLUMNS, SESSION_TYPES),

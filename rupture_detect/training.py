@@ -24,12 +24,22 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .classifier import (CARD_NAME, CONTEXT_MODEL, DIMENSION_MODEL, LABEL_MODEL, STRATEGY_MODEL, TEXT_ONLY_MODEL,
-                         apply_calibration, context_frame, family_blend, save_skops)
+from .classifier import (
+    CARD_NAME,
+    CONTEXT_MODEL,
+    DIMENSION_MODEL,
+    LABEL_MODEL,
+    STRATEGY_MODEL,
+    TEXT_ONLY_MODEL,
+    apply_calibration,
+    context_frame,
+    family_blend,
+    save_skops,
+)
 from .corpus import corpus_dir
-from .manifest import rules_digest
 from .features import CompactTfidfVectorizer, dense_columns, frame, rule_columns
 from .formats import read_file
+from .manifest import rules_digest
 from .transcript import SpeakerRoles
 
 TOKENS = r"(?u)\b\w[\w']*\b|[?!]"
@@ -269,8 +279,7 @@ def _train_dimension(X, gold, train_idx, dev_idx, out: Path, log) -> str:
 
 def _train_strategies(lab: Labelled, has_split: bool, out: Path, log, folds: int) -> dict:
     """The strategy detector: fit on train therapist turns, per-strategy thresholds on dev (or out of fold)."""
-    from .strategies import (choose_thresholds, gold_matrix, strategy_metrics, strategy_pipeline,
-                             therapist_row)
+    from .strategies import choose_thresholds, gold_matrix, strategy_metrics, strategy_pipeline, therapist_row
     X = pd.DataFrame([therapist_row(d) for d in lab.therapist_docs])
     Y = gold_matrix(lab.therapist_gold["strategy"])
     split = lab.therapist_gold["split"].values

@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def source_transcripts() -> list:
-    from rupture_detect.inputs import ReadOptions, expand_inputs, roles_for
     from rupture_detect.formats import read_file
+    from rupture_detect.inputs import ReadOptions, expand_inputs, roles_for
     paths = [ROOT / "sample_transcripts"]
     from rupture_detect.corpus import corpus_dir
     corpus = corpus_dir() / "corpus.jsonl"
@@ -83,6 +83,7 @@ def write_corpus(folder: Path, size: int, table: bool = False) -> int:
 
 def child_tokenise(folder: str) -> dict:
     import spacy
+
     from rupture_detect.formats import read_file
     table = Path(folder) / "corpus.csv"
     if table.exists():          # as a researcher would: pandas reads the table
@@ -98,6 +99,7 @@ def child_tokenise(folder: str) -> dict:
 
 def child_score(folder: str, jobs: int, rules_only: bool, charts: bool = False) -> dict:
     from click.testing import CliRunner
+
     from rupture_detect.cli import main
     out = tempfile.mkdtemp()
     args = (["score", folder, "-o", out, "-q", "-j", str(jobs)] + (["--rules-only"] if rules_only else [])

@@ -1,4 +1,5 @@
-"""annomi.py: the shipped codes hold no text and no reserved transcript; the join on a fixture written for the project."""
+"""annomi.py: the shipped codes hold no text and no reserved transcript; the join, on a fixture written
+for the project."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ DIALOGUE = pd.DataFrame({
     "text": ["How has the week been?", "I went to the shop twice this week, and it went better than I expected.",
              "What was that like for you?",
              "It was strange at first, but I talked to my sister about it and felt calmer.",
-             "Let's try the breathing exercise again.", "Honestly the homework is pointless. These worksheets feel like being at school.",
+             "Let's try the breathing exercise again.",
+             "Honestly the homework is pointless. These worksheets feel like being at school.",
              "Could you say more?", "You're not listening to me. You never listen."],
 })
 GOOD = "T: How was the week?\nC: You're not listening to me. You never listen.\n"
@@ -183,8 +184,9 @@ def test_public_api_exports():
 
 def test_score_of_a_dataframe_gives_the_cli_rows(tmp_path, monkeypatch):
     """One scoring run: the table scored from Python and by the CLI gives the same rows, in batches."""
-    import rupture_detect.batch as batch
     from click.testing import CliRunner
+
+    import rupture_detect.batch as batch
     from rupture_detect.cli import main
     monkeypatch.setattr(batch, "BATCH_UTTERANCES", 8)           # several batches, as a big table has
     lines = ["session_id,turn,speaker,text"]

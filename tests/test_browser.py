@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 from playwright import sync_api
+from test_report import FLAGGED, write_outdir
 
 from rupture_detect.report import read_outdir, render_report, tables_from_scores, write_page
 from rupture_detect.study import render_study
-from test_report import FLAGGED, write_outdir
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -85,6 +85,7 @@ def test_training_without_a_split_uses_grouped_cross_validation(small_corpus, sc
 
 def test_calibration_keeps_the_ranking_and_the_probabilities_valid():
     import numpy as np
+
     from rupture_detect.classifier import apply_calibration
     proba = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.05, 0.05, 0.9]])
     out = apply_calibration(proba, ["none", "denial", "defends_self"], {"a": 0.5, "b": -1.0})
@@ -111,6 +112,7 @@ def test_shipped_model_loads_safely_and_scoring_uses_it_by_default(samples):
     from rupture_detect.manifest import rules_digest
     assert card["rules_sha256"] == rules_digest(), "the shipped model was trained with other rules: retrain"
     import hashlib
+
     from rupture_detect.corpus import corpus_dir
     digest = hashlib.sha256()
     for name in ("corpus.jsonl", "sessions.jsonl"):

@@ -410,7 +410,8 @@ def test_bad_model_folder_is_a_usage_error(write, tmp_path, make):
     model = tmp_path / "model"
     model.mkdir()
     if make != "empty":
-        card = json.loads((Path(rupture_detect.__file__).parent / "models" / "classifier" / "model_card.json").read_text())
+        shipped = Path(rupture_detect.__file__).parent / "models" / "classifier"
+        card = json.loads((shipped / "model_card.json").read_text())
         (model / "model_card.json").write_text(json.dumps(card))
         if make == "broken":
             (model / "fused.skops").write_bytes(b"not a zip file")

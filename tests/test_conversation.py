@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rupture_detect.conversation import (client_units, gate, is_backchannel, is_closed_answer, is_cut_off,
-                                         talk_style)
+from rupture_detect.conversation import client_units, gate, is_backchannel, is_closed_answer, is_cut_off, talk_style
 from rupture_detect.transcript import Transcript, make_utterance
 
 

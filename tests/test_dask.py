@@ -54,8 +54,8 @@ def test_cli_dask_option(cluster, tmp_path):
     local = CliRunner().invoke(main, ["score", str(path), "-o", str(tmp_path / "a"), "-q", "-j", "1"])
     remote = CliRunner().invoke(main, ["score", str(path), "-o", str(tmp_path / "b"), "-q",
                                        "--dask", cl.scheduler_address])
-    import traceback
-    assert local.exit_code == 0 and remote.exit_code == 0, "".join(traceback.format_exception(*(remote.exc_info or local.exc_info)))
+    assert local.exit_code == 0, local.output
+    assert remote.exit_code == 0, remote.output
     assert (tmp_path / "a" / "utterances.csv").read_text() == (tmp_path / "b" / "utterances.csv").read_text()
     bad = CliRunner().invoke(main, ["score", str(path), "-o", str(tmp_path / "c"), "--dask", "tcp://127.0.0.1:9"])
     assert bad.exit_code == 2 and "cannot reach the Dask scheduler" in bad.output

@@ -430,7 +430,8 @@ def test_jsonl_line_not_an_object(write):
     assert_located(strict_error(path), path, 2)
 
 
-@pytest.mark.parametrize("line", ['{"speaker": "C"}', '{"speaker": "C", "text": null}', '{"speaker": "C", "text": NaN}'])
+@pytest.mark.parametrize("line", ['{"speaker": "C"}', '{"speaker": "C", "text": null}',
+                                  '{"speaker": "C", "text": NaN}'])
 def test_jsonl_row_missing_text_is_an_empty_utterance(write, line):
     path = write("nt.jsonl", '{"speaker": "T", "text": "Hello."}\n' + line + "\n")
     transcripts, warnings = read_logged(path)

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rupture_detect.batch import score_files
-from rupture_detect.inputs import InputFile, ReadOptions
 from rupture_detect.formats import read_file
+from rupture_detect.inputs import InputFile, ReadOptions
 from rupture_detect.transcript import ReadLog, TranscriptError, parse_time
 
 BUDGET = settings(max_examples=60, deadline=None, derandomize=True,

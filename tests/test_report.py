@@ -12,8 +12,16 @@ import pytest
 from click.testing import CliRunner
 
 from rupture_detect.cli import main
-from rupture_detect.report import (ReportTables, highlight, is_outdir, parse_evidence, read_outdir,
-                                   render_report, sanitize_svg, tables_from_scores)
+from rupture_detect.report import (
+    ReportTables,
+    highlight,
+    is_outdir,
+    parse_evidence,
+    read_outdir,
+    render_report,
+    sanitize_svg,
+    tables_from_scores,
+)
 from rupture_detect.scoring import UTTERANCE_COLUMNS
 from rupture_detect.taxonomy import load_taxonomy
 

@@ -149,8 +149,9 @@ def test_recurrence_window():
 
 def test_recurring_marker_in_a_session_changes_the_suggestions(scorer, write):
     from rupture_detect.formats import read_file
-    t = read_file(write("s.txt", "T: Let's try the exercise again.\nC: Honestly the homework is pointless. These worksheets feel like being at school.\n"
-                                 "T: Shall we do the worksheet then?\nC: Honestly the homework is pointless. These worksheets feel like being at school.\n"))[0]
+    pointless = "Honestly the homework is pointless. These worksheets feel like being at school."
+    t = read_file(write("s.txt", f"T: Let's try the exercise again.\nC: {pointless}\n"
+                                 f"T: Shall we do the worksheet then?\nC: {pointless}\n"))[0]
     scored = scorer.score(t)
     rows, session = scored.rows, scored.session
     first, second = rows[1]["suggested_strategies"].split(";"), rows[3]["suggested_strategies"].split(";")

@@ -13,8 +13,17 @@ from click.testing import CliRunner
 from rupture_detect.cli import main
 from rupture_detect.corpus import read_corpus
 from rupture_detect.strain import suggest
-from rupture_detect.study import (draw_examples, draw_quiz, explain, load_study, mark, parse_choice, parse_study,
-                                  render_study, train_examples)
+from rupture_detect.study import (
+    draw_examples,
+    draw_quiz,
+    explain,
+    load_study,
+    mark,
+    parse_choice,
+    parse_study,
+    render_study,
+    train_examples,
+)
 from rupture_detect.taxonomy import DataFileError, load_taxonomy
 
 # (session, turn, speaker, text, marker, subtype, dimension)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rupture_detect.transcript import (ROLES, SpeakerRoles, TranscriptError, decode, make_utterance,
-                                       parse_time, split_notes)
+from rupture_detect.transcript import (
+    ROLES,
+    SpeakerRoles,
+    TranscriptError,
+    decode,
+    make_utterance,
+    parse_time,
+    split_notes,
+)
 
 TEXT = "T: Café au lait?\nC: Ça va, merci.\n"
 
