@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .formats import read_file, stream_table, transcripts_from_frame
+from .formats import EXTENSIONS, read_file, stream_table, transcripts_from_frame
 from .inputs import InputFile, ReadOptions, roles_for
 from .transcript import ReadLog, Transcript, TranscriptError
 
@@ -203,7 +203,8 @@ def _plan(files: list[InputFile], options: ReadOptions) -> Iterator[_Job]:
     :func:`~rupture_detect.formats.stream_table`).
     """
     for item in files:
-        if options.strict:          # a bad row fails the whole file: read it whole, before anything is scored
+        tabular = (options.fmt or EXTENSIONS.get(item.path.suffix.lower())) in ("csv", "tsv")
+        if options.strict or not tabular:   # strict: a bad row fails the whole file before anything is scored
             yield from _whole_file_jobs(item, options)
             continue
         log = ReadLog(item.path)

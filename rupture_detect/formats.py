@@ -28,7 +28,7 @@ from .transcript import (
 )
 
 FORMATS = ("text", "csv", "tsv", "jsonl", "vtt", "srt")
-_EXTENSIONS = {".txt": "text", ".text": "text", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
+EXTENSIONS = {".txt": "text", ".text": "text", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
                ".jsonl": "jsonl", ".ndjson": "jsonl", ".vtt": "vtt", ".srt": "srt"}
 
 # canonical column -> names accepted without an explicit mapping
@@ -44,7 +44,7 @@ COLUMN_ALIASES = {
 
 def detect_format(path: Path, text: str) -> str:
     """From the extension where it is known, else from the first lines of content."""
-    fmt = _EXTENSIONS.get(path.suffix.lower())
+    fmt = EXTENSIONS.get(path.suffix.lower())
     if fmt:
         return fmt
     head = text.lstrip("\ufeff \n")[:2000]

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .formats import _EXTENSIONS
+from .formats import EXTENSIONS
 from .transcript import ROLES, SpeakerRoles, TranscriptError, decode
 
 ROSTER_NAME = "speakers.csv"
@@ -86,7 +86,7 @@ def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[InputFile], list]:
             except TranscriptError as err:
                 missing.append(FileResult(str(roster_file), error=f"{err} (the files of {p} were not scored)"))
                 continue
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _EXTENSIONS
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS
                            and f.name != ROSTER_NAME
                            and not any(part.startswith(".") for part in f.relative_to(p).parts))
             found.extend((f, roster, f.relative_to(p).with_suffix("").as_posix()) for f in files)
