@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +54,7 @@ def make_scorer(model=DEFAULT_MODEL, threshold: float | None = None) -> Scorer:
         fused = FusedModel.load(path)
     except Exception as err:          # noqa: BLE001 - any unusable folder is the user's to fix, not a crash
         raise ModelError(f"{path}: cannot load this model folder: {err}") from None
+    from .manifest import folder_digest  # manifest reads the package version: import it once that exists
     scorer = Scorer(nlp, model=fused)
     scorer.model_info = {"id": fused.card.get("model_id") or path.name, "path": str(path),
                          "sha256": folder_digest(path)}
@@ -72,17 +72,6 @@ def scorer_from_recipe(recipe: dict) -> Scorer:
 
 def default_model_dir() -> Path:
     return models_dir() / CLASSIFIER_DIRNAME
-
-
-def folder_digest(path: Path) -> str:
-    """A content hash of every file in a folder (names and bytes), to say exactly which model ran."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in Path(path).rglob("*") if p.is_file()):
-        h.update(f.relative_to(path).as_posix().encode() + b"\0")
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
 
 
 @dataclass

@@ -139,16 +139,19 @@ def _in_input_order(result: FileResult, transcripts: list[Transcript]) -> None:
 
 
 def score_files(jobs: list[tuple[InputFile, ReadOptions]], scorer) -> list[FileResult]:
-    """Read and score files one after another in this process (one result per file)."""
-    out = []
+    """Read and score files in this process, one result per file (the run's batches merged back)."""
+    merged: list[FileResult] = []
     for item, options in jobs:
-        result, transcripts = read_input(item, options)
-        for batch in batches(transcripts):
-            _fill(result, batch, score_batch(batch, scorer))
-        if len(transcripts) > 1 and _interleaved(transcripts):
-            _in_input_order(result, transcripts)
-        out.append(result)
-    return out
+        parts = list(run_jobs(_plan([item], options), scorer))
+        result = FileResult(str(item.path))
+        for part in parts:
+            result.error = result.error or part.error
+            result.errors.extend(part.errors)
+            result.warnings.extend(part.warnings)
+            for key in ("rows", "sessions", "episodes", "segments"):
+                getattr(result, key).extend(getattr(part, key))
+        merged.append(result)
+    return merged
 
 
 def _name_default_session(transcripts: list[Transcript], item: InputFile) -> None:

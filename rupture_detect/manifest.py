@@ -21,11 +21,24 @@ MANIFEST_NAME = "manifest.json"
 MAX_LISTED = 1000          # warnings and errors listed in full up to this many (the counts are always exact)
 
 
-def file_digest(path: str | Path) -> str:
-    h = hashlib.sha256()
+def _update(h, path: str | Path) -> None:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    _update(h, path)
+    return h.hexdigest()
+
+
+def folder_digest(path: str | Path) -> str:
+    """A content hash of every file in a folder (names and bytes), to say exactly which model ran."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in Path(path).rglob("*") if p.is_file()):
+        h.update(f.relative_to(path).as_posix().encode() + b"\0")
+        _update(h, f)
     return h.hexdigest()
 
 

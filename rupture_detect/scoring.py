@@ -91,10 +91,6 @@ class Scorer:
         return {"model": model, "threshold": threshold, "segment_minutes": self.segment_minutes,
                 "segment_turns": self.segment_turns}
 
-    def docs(self, transcript: Transcript) -> list[Doc]:
-        """Processed docs, one per utterance, in order (see :meth:`prepare`)."""
-        return self.prepare(transcript)[0]
-
     def prepare(self, transcript: Transcript) -> tuple[list[Doc], list[tuple[Doc, tuple[int, ...]]]]:
         """Docs per utterance, and the client *units* to decide: ``(doc, utterance indices)``.
 

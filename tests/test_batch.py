@@ -243,7 +243,8 @@ def test_one_big_table_is_scored_in_session_batches_identically_for_any_jobs(wri
     files, _ = expand_inputs([path])
     serial = list(iter_results(files, ReadOptions(), scorer, jobs=1))
     parallel = list(iter_results(files, ReadOptions(), scorer, jobs=2))
-    flat = lambda results: [r for res in results for r in res.rows]     # noqa: E731
+    def flat(results):
+        return [r for res in results for r in res.rows]
     assert flat(parallel) == flat(serial)
     assert len(flat(serial)) == 72
     if interleave:          # interleaved sessions: one result, rows in input order
