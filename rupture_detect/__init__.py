@@ -5,7 +5,7 @@ reflection, not clinical verdicts.
 """
 
 from .api import Scores, make_scorer, score
-from .pipeline import build_pipeline, load_pipeline
+from .nlp.pipeline import build_pipeline, load_pipeline
 from .taxonomy import load_taxonomy
 
 __all__ = ["score", "Scores", "make_scorer", "build_pipeline", "load_pipeline", "load_taxonomy"]

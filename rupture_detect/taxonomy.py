@@ -57,7 +57,7 @@ class Taxonomy:
         return self.markers[marker_id].family
 
 
-def _require(obj: dict, keys: set[str], where: str) -> None:
+def require(obj: dict, keys: set[str], where: str) -> None:
     missing = keys - obj.keys()
     extra = obj.keys() - keys
     if missing or extra:
@@ -65,18 +65,18 @@ def _require(obj: dict, keys: set[str], where: str) -> None:
 
 
 def parse_taxonomy(data: dict, where: str = "taxonomy.json") -> Taxonomy:
-    _require(data, {"families", "dimensions", "markers", "strategies"}, where)
+    require(data, {"families", "dimensions", "markers", "strategies"}, where)
     if tuple(data["families"]) != FAMILIES or tuple(data["dimensions"]) != DIMENSIONS:
         raise DataFileError(f"{where}: families/dimensions differ from {FAMILIES}/{DIMENSIONS}")
     strategies: dict[str, Strategy] = {}
     for i, s in enumerate(data["strategies"]):
-        _require(s, {"id", "tier", "label", "rationale"}, f"{where}: strategies[{i}]")
+        require(s, {"id", "tier", "label", "rationale"}, f"{where}: strategies[{i}]")
         if s["tier"] not in TIERS:
             raise DataFileError(f"{where}: strategy {s['id']!r} has unknown tier {s['tier']!r}")
         strategies[s["id"]] = Strategy(**s)
     markers: dict[str, Marker] = {}
     for i, m in enumerate(data["markers"]):
-        _require(m, {"id", "family", "dimension", "covert", "label", "meaning", "strategies"},
+        require(m, {"id", "family", "dimension", "covert", "label", "meaning", "strategies"},
                  f"{where}: markers[{i}]")
         if m["family"] not in FAMILIES or m["dimension"] not in DIMENSIONS:
             raise DataFileError(f"{where}: marker {m['id']!r} has a bad family or dimension")

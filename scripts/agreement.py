@@ -25,9 +25,9 @@ import json
 
 import pandas as pd
 
-from rupture_detect.agreement import coder_agreement
-from rupture_detect.annomi import read_codes
-from rupture_detect.corpus import corpus_dir, read_corpus
+from rupture_detect.learn.agreement import coder_agreement
+from rupture_detect.learn.annomi import read_codes
+from rupture_detect.learn.corpus import corpus_dir, read_corpus
 
 SECOND = {"textbook": ["coder2_set_A.jsonl", "coder2_set_B.jsonl"], "verbatim": ["coder2_verbatim.jsonl"]}
 ADJUDICATION = {"textbook": "adjudication.jsonl", "verbatim": "adjudication_verbatim.jsonl"}

@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def source_transcripts() -> list:
-    from rupture_detect.formats import read_file
-    from rupture_detect.inputs import ReadOptions, expand_inputs, roles_for
+    from rupture_detect.readers.formats import read_file
+    from rupture_detect.readers.inputs import ReadOptions, expand_inputs, roles_for
     paths = [ROOT / "sample_transcripts"]
-    from rupture_detect.corpus import corpus_dir
+    from rupture_detect.learn.corpus import corpus_dir
     corpus = corpus_dir() / "corpus.jsonl"
     if corpus.exists():
         paths.append(corpus)
@@ -84,7 +84,7 @@ def write_corpus(folder: Path, size: int, table: bool = False) -> int:
 def child_tokenise(folder: str) -> dict:
     import spacy
 
-    from rupture_detect.formats import read_file
+    from rupture_detect.readers.formats import read_file
     table = Path(folder) / "corpus.csv"
     if table.exists():          # as a researcher would: pandas reads the table
         import pandas as pd
@@ -127,19 +127,19 @@ def run_child(kind: str, *args) -> dict:
 
 # Where the time goes: (label, file suffix, function name) whose cumulative time cProfile reports.
 PROFILE_STEPS = [
-    ("read input", "rupture_detect/batch.py", "_plan"),
+    ("read input", "rupture_detect/run/batch.py", "_plan"),
     ("spaCy tokenizer", "spacy/tokenizer.pyx", "__call__"),
     ("sentencizer", "spacy/pipeline/sentencizer.pyx", "__call__"),
     ("lemmatizer", "spacy/pipeline/lemmatizer.py", "__call__"),
-    ("dialogue_acts", "rupture_detect/components.py", "__call__"),
-    ("repair_strategies", "rupture_detect/strategies.py", "__call__"),
-    ("units, gates, talk style", "rupture_detect/conversation.py", "client_units"),
-    ("features", "rupture_detect/features.py", "frame"),
-    ("label + context model", "rupture_detect/classifier.py", "probabilities_of"),
-    ("strategy detector", "rupture_detect/strategies.py", "detect"),
-    ("episodes", "rupture_detect/episodes.py", "build"),
-    ("segments", "rupture_detect/segments.py", "build"),
-    ("write tables", "rupture_detect/output.py", "prepare"),
+    ("dialogue_acts", "rupture_detect/nlp/dialogue_acts.py", "__call__"),
+    ("repair_strategies", "rupture_detect/nlp/repair_strategies.py", "__call__"),
+    ("units, gates, talk style", "rupture_detect/nlp/conversation.py", "client_units"),
+    ("features", "rupture_detect/learn/features.py", "frame"),
+    ("label + context model", "rupture_detect/learn/classifier.py", "probabilities_of"),
+    ("strategy detector", "rupture_detect/learn/strategy_model.py", "detect"),
+    ("episodes", "rupture_detect/session/episodes.py", "build"),
+    ("segments", "rupture_detect/session/segments.py", "build"),
+    ("write tables", "rupture_detect/writers/tables.py", "prepare"),
 ]
 
 
@@ -149,9 +149,9 @@ def profile(size: int, table: bool) -> None:
     import pstats
 
     from rupture_detect.api import make_scorer
-    from rupture_detect.batch import iter_results
-    from rupture_detect.inputs import ReadOptions, expand_inputs
-    from rupture_detect.sinks import TableSink
+    from rupture_detect.readers.inputs import ReadOptions, expand_inputs
+    from rupture_detect.run.batch import iter_results
+    from rupture_detect.writers.sinks import TableSink
     with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as out:
         n = write_corpus(Path(folder), size, table)
         scorer = make_scorer()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rupture_detect.corpus import assign_splits, corpus_dir, write_jsonl
+from rupture_detect.learn.corpus import assign_splits, corpus_dir, write_jsonl
 
 KEYS = ["session_id", "turn", "speaker", "text", "start", "marker", "subtype", "dimension", "strategy"]
 

@@ -7,12 +7,12 @@ import pytest
 
 import rupture_detect
 from rupture_detect import Scores, score
-from rupture_detect.formats import read_file
-from rupture_detect.scoring import SESSION_COLUMNS, UTTERANCE_COLUMNS
+from rupture_detect.readers.formats import read_file
+from rupture_detect.run.scoring import SESSION_COLUMNS, UTTERANCE_COLUMNS
 from rupture_detect.taxonomy import load_taxonomy
 
 CONTRACT = ["session_id", "turn", "speaker", "text", "marker", "subtype", "dimension", "confidence",
-            "evidence", "suggested_strategies", "start", "end"]
+            "p_marker", "evidence", "evidence_spans", "suggested_strategies", "start", "end"]
 
 DIALOGUE = pd.DataFrame({
     "speaker": ["T", "C", "T", "C", "T", "C", "T", "C"],
@@ -41,14 +41,15 @@ def test_rules_only_scorer_rows(scorer, write):
     scored = scorer.score(t)
     rows, session = scored.rows, scored.session
     assert scorer.model is None
-    assert [list(r) for r in rows] == [UTTERANCE_COLUMNS] * 3
+    # the typed result keeps evidence structured; the writer derives the evidence_spans column from it
+    assert [list(r) for r in rows] == [[c for c in UTTERANCE_COLUMNS if c != "evidence_spans"]] * 3
     therapist, client, other = rows
     assert therapist["marker"] == "" and therapist["confidence"] is None
     assert other["speaker"] == "other" and other["marker"] == ""
     assert (client["marker"], client["subtype"], client["dimension"]) == (
         "confrontation", "complaint_about_activities", "task")
     assert 0.5 <= client["confidence"] <= 1
-    assert "pointless" in client["evidence"]
+    assert "pointless" in client["evidence"].format()
     assert session["utterances"] == 3 and session["client_turns"] == 1 and session["therapist_turns"] == 1
     assert session["confrontation"] == session["flagged"] == session["n_complaint_about_activities"] == 1
 
@@ -186,7 +187,7 @@ def test_score_of_a_dataframe_gives_the_cli_rows(tmp_path, monkeypatch):
     """One scoring run: the table scored from Python and by the CLI gives the same rows, in batches."""
     from click.testing import CliRunner
 
-    import rupture_detect.batch as batch
+    import rupture_detect.run.batch as batch
     from rupture_detect.cli import main
     monkeypatch.setattr(batch, "BATCH_UTTERANCES", 8)           # several batches, as a big table has
     lines = ["session_id,turn,speaker,text"]

@@ -15,11 +15,11 @@ from click.testing import CliRunner
 
 import rupture_detect
 from rupture_detect.cli import main
-from rupture_detect.scoring import SESSION_COLUMNS
+from rupture_detect.run.scoring import SESSION_COLUMNS
 from rupture_detect.taxonomy import DIMENSIONS, load_taxonomy, strategy_ids
 
 CONTRACT = ["session_id", "turn", "speaker", "text", "marker", "subtype", "dimension", "confidence",
-            "evidence", "suggested_strategies", "start", "end"]
+            "p_marker", "evidence", "evidence_spans", "suggested_strategies", "start", "end"]
 FAMILIES = {"withdrawal", "confrontation"}
 GOOD = "T: How was the week?\nC: You're not listening to me. You never listen.\n"
 BAD = "T: Hello.\nC: Hi.\nBob: Who?\n"
@@ -442,7 +442,7 @@ def test_a_missing_model_is_said_loudly(write, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_ends_quietly_and_keeps_previous_results(write, tmp_path, monkeypatch):
-    import rupture_detect.batch as batch
+    import rupture_detect.run.batch as batch
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
@@ -467,7 +467,7 @@ def test_long_and_odd_session_ids_get_safe_charts_the_report_finds(write, tmp_pa
     assert result.exit_code == 0, result.output
     charts = sorted(p.name for p in (tmp_path / "out" / "charts").iterdir())
     assert len(charts) == 4 and all(len(c.encode()) < 120 for c in charts)
-    from rupture_detect.report import read_outdir
+    from rupture_detect.pages.report import read_outdir
     assert set(read_outdir(tmp_path / "out").charts) == {long_id, "s 1/é?"}
 
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rupture_detect.batch import score_files
-from rupture_detect.formats import read_file
-from rupture_detect.inputs import InputFile, ReadOptions
-from rupture_detect.transcript import ReadLog, TranscriptError, parse_time
+from rupture_detect.readers.formats import read_file
+from rupture_detect.readers.inputs import InputFile, ReadOptions
+from rupture_detect.readers.transcript import ReadLog, TranscriptError, parse_time
+from rupture_detect.run.batch import score_files
 
 BUDGET = settings(max_examples=60, deadline=None, derandomize=True,
                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -141,7 +141,7 @@ def test_one_bad_row_in_one_session_never_costs_the_others(bad_session, bad_valu
 @pytest.mark.parametrize("ext", ["txt", "csv", "jsonl", "vtt"])
 def test_property_helpers_do_catch_foreign_exceptions(ext, monkeypatch):
     """The harness itself can fail: an exception other than TranscriptError escapes ``_read``."""
-    import rupture_detect.formats as formats
+    import rupture_detect.readers.formats as formats
 
     def broken(*a, **k):
         raise KeyError("not ours")

@@ -1,0 +1,1 @@
+"""Pages: the offline HTML report and the study pages and quiz (autoescaping Jinja2 templates)."""
