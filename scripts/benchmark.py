@@ -132,6 +132,7 @@ PROFILE_STEPS = [
     ("sentencizer", "spacy/pipeline/sentencizer.pyx", "__call__"),
     ("lemmatizer", "spacy/pipeline/lemmatizer.py", "__call__"),
     ("dialogue_acts", "rupture_detect/nlp/dialogue_acts.py", "__call__"),
+    ("rupture_markers", "rupture_detect/nlp/rupture_markers.py", "__call__"),
     ("repair_strategies", "rupture_detect/nlp/repair_strategies.py", "__call__"),
     ("units, gates, talk style", "rupture_detect/nlp/conversation.py", "client_units"),
     ("features", "rupture_detect/learn/features.py", "frame"),
@@ -167,12 +168,8 @@ def profile(size: int, table: bool) -> None:
     stats = pstats.Stats(prof).stats
     print(f"{n} utterances in {total:.2f} s ({n / total:.0f} utt/s, one process, profiler on)")
     print(f"{'step':<28} {'seconds':>8} {'us/utt':>8} {'share':>6}")
-    # the rupture_markers component is the second __call__ in components.py
-    for label, where, name in PROFILE_STEPS + [("rupture_markers", "rupture_detect/components.py", "__call__")]:
+    for label, where, name in PROFILE_STEPS:
         hits = [(k, v) for k, v in stats.items() if k[2] == name and k[0].endswith(where)]
-        if label in ("dialogue_acts", "rupture_markers"):
-            hits = sorted(hits, key=lambda kv: kv[0][1])
-            hits = hits[:1] if label == "dialogue_acts" else hits[1:2]
         seconds = sum(v[3] for _, v in hits)
         print(f"{label:<28} {seconds:>8.2f} {1e6 * seconds / n:>8.0f} {seconds / total:>6.1%}")
 

@@ -140,12 +140,22 @@ def family_decisions(proba: np.ndarray, classes: list[str], threshold: float) ->
     return np.where(p_marker >= threshold, np.where(w >= c, "withdrawal", "confrontation"), "none")
 
 
+PLATEAU = 0.01     # thresholds scoring within this of the best on dev are equally good
+
+
 def choose_threshold(proba: np.ndarray, classes: list[str], gold_family) -> float:
-    """The threshold on P(marker) that maximises family macro-F1 on held-out predictions."""
+    """The threshold on P(marker) in the middle of the plateau of best family macro-F1 on held-out predictions.
+
+    On dev the curve is flat over a wide range (0.746-0.756 from 0.29 to 0.50 in one training); its argmax
+    lands anywhere on that plateau from one retraining to the next (0.28 or 0.43 for the same corpus), and
+    the edge of it over-flags new text. The middle of the thresholds within :data:`PLATEAU` of the best is
+    as good on dev and stable.
+    """
     grid = np.round(np.arange(0.15, 0.86, 0.01), 2)
-    scores = [f1_score(gold_family, family_decisions(proba, classes, t), average="macro", zero_division=0)
-              for t in grid]
-    return float(grid[int(np.argmax(scores))])
+    scores = np.array([f1_score(gold_family, family_decisions(proba, classes, t), average="macro", zero_division=0)
+                       for t in grid])
+    good = grid[scores >= scores.max() - PLATEAU]
+    return float(np.round(np.median(good), 2))
 
 
 def _group_splits(y, groups, folds: int = FOLDS) -> list:
