@@ -62,7 +62,8 @@ def session_style(meta: dict) -> str:
 
 
 def load_labelled(path: str | Path, scorer) -> Labelled:
-    """Score an annotated table (or corpus folder) with the rules and keep client turns with gold labels."""
+    """Score an annotated table (or corpus folder) with the rules and keep client turns with gold labels
+    (a client turn whose marker cell is empty has none and is left out)."""
     path = Path(path)
     table = path / "corpus.jsonl" if path.is_dir() else path
     splits, styles = {}, {}
@@ -84,7 +85,7 @@ def load_labelled(path: str | Path, scorer) -> Labelled:
                 tdocs.append(doc)
                 trows.append({"session_id": u.session_id, "turn": u.turn, "split": split,
                               "strategy": str(u.extra.get("strategy") or "")})
-            if u.speaker != "client":
+            if u.speaker != "client" or not _coded(u.extra):
                 continue
             subtype = str(u.extra.get("subtype") or "")
             family = str(u.extra.get("marker") or "none")
@@ -95,6 +96,13 @@ def load_labelled(path: str | Path, scorer) -> Labelled:
                          "style": styles.get(u.session_id) or str(u.extra.get("style") or "") or "table"})
     return Labelled(docs, pd.DataFrame(rows), tdocs,
                     pd.DataFrame(trows, columns=["session_id", "turn", "split", "strategy"]))
+
+
+def _coded(extra: dict) -> bool:
+    """A client turn carries a code unless its table has a marker column left empty there (a turn a review did
+    not code: no gold, so it is neither trained on nor evaluated). Tables without the column code every turn
+    ``none``, as before."""
+    return "marker" not in extra or bool(str(extra["marker"] or "").strip())
 
 
 def _vectorizer(max_features: int) -> CompactTfidfVectorizer:
