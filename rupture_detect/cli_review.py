@@ -106,11 +106,12 @@ def serve(inputs, db, reviewer, port, context, threshold, open_browser, verbose,
         import webbrowser
         webbrowser.open(server.url)
     try:
-        server.serve_forever()
+        server.serve_forever()          # werkzeug's server returns on Ctrl-C
     except KeyboardInterrupt:
-        click.echo(f"\nreview server stopped; decisions are in {db}", err=True)
+        pass
     finally:
         server.stop()
+    click.echo(f"\nreview server stopped; decisions are in {db}", err=True)
 
 
 def _load(inputs, context, threshold, kw):

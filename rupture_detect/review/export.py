@@ -162,9 +162,9 @@ def review_agreement(path: str | Path, first: str | None, second: str) -> dict:
     if reviewers is None:
         raise ValueError(f"{path}: not a review export (no reviewer column); export one with "
                          "`rupture-detect review export`")
-    first = _pick(path, first, [r for r in reviewers if r != second] if first is None else reviewers)
     if second != TOOL:
         _pick(path, second, reviewers)
+    first = _pick(path, first, [r for r in reviewers if r != second] if first is None else reviewers)
     if first == second:
         raise ValueError(f"{path}: compare two different coders, not {first} with itself")
     table = read_table(path)
