@@ -258,7 +258,9 @@ def train(data: str | Path, out_dir: str | Path, scorer, log=print, folds: int =
         card.setdefault("calibration", {})[variant] = calibration
         log(f"{variant}: C={C}, calibrated on dev, threshold {threshold:.2f}")
     card["dimension_source"] = _train_dimension(X, gold, train_idx, dev_idx if has_split else None, out, log)
-    card["strategies"] = _train_strategies(lab, has_split, out, log, folds)
+    strategies = _train_strategies(lab, has_split, out, log, folds)
+    if strategies is not None:          # without strategy codes (a review export) the rules detect strategies
+        card["strategies"] = strategies
     card.update(_card_facts(data, gold, has_split))
     (out / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card
@@ -285,11 +287,15 @@ def _train_dimension(X, gold, train_idx, dev_idx, out: Path, log) -> str:
     return "prior"
 
 
-def _train_strategies(lab: Labelled, has_split: bool, out: Path, log, folds: int) -> dict:
-    """The strategy detector: fit on train therapist turns, per-strategy thresholds on dev (or out of fold)."""
+def _train_strategies(lab: Labelled, has_split: bool, out: Path, log, folds: int) -> dict | None:
+    """The strategy detector: fit on train therapist turns, per-strategy thresholds on dev (or out of fold).
+    None, and no detector, when the table codes no strategy at all (the model then detects them by rules)."""
     from .strategies import choose_thresholds, gold_matrix, strategy_metrics, strategy_pipeline, therapist_row
-    X = pd.DataFrame([therapist_row(d) for d in lab.therapist_docs])
     Y = gold_matrix(lab.therapist_gold["strategy"])
+    if not Y.any():
+        log("strategies: no strategy codes in this table; the strategy rules will detect them")
+        return None
+    X = pd.DataFrame([therapist_row(d) for d in lab.therapist_docs])
     split = lab.therapist_gold["split"].values
     tr = np.flatnonzero(split == "train") if has_split else np.arange(len(X))
     model = strategy_pipeline().fit(X.iloc[tr], Y[tr])

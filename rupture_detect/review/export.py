@@ -139,7 +139,7 @@ def coder_table(path: str | Path, coder: str | None, folder: str | Path) -> tupl
     reviewers = reviewers_in(path) or []
     coder = _pick(path, coder, reviewers)
     table = read_table(path)
-    out = Path(folder) / "review_codes.csv"
+    out = Path(folder) / f"{path.stem}.csv"          # the export's own name: it is what the model card records
     table[table["reviewer"] == coder].to_csv(out, index=False)
     return out, coder
 
