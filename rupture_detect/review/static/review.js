@@ -325,6 +325,9 @@
       if (S.browse) { closeBrowse(); ev.preventDefault(); }
       return;
     }
+    if (ev.key === "Enter" && !$("label-form").hidden && $("label-form").contains(ev.target) && tag !== "button") {
+      ev.preventDefault(); $("label-form").requestSubmit(); return;
+    }
     if (ev.target.id === "memo" && ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); decide("memo"); return; }
     if (ev.target.id === "search" && ev.key === "Enter") {
       ev.preventDefault();
