@@ -64,7 +64,8 @@ def test_requests_without_the_token_are_refused(api, db):
     assert api.raw("POST", "/api/decisions", body, token=False).status == 403
     assert api.raw("GET", "/api/items", headers={"X-Review-Token": "wrong"}, token=False).status == 403
     assert api.raw("GET", "/api/items", headers={"Authorization": "Token wrong"}, token=False).status == 403
-    assert api.raw("GET", "/api/items", headers={"Cookie": "rupture_review_token=wrong"}, token=False).status == 403
+    wrong = {"Cookie": f"rupture_review_token_{api.port}=wrong"}
+    assert api.raw("GET", "/api/items", headers=wrong, token=False).status == 403
     assert api.raw("GET", "/?token=wrong", token=False).status == 403
     assert api.raw("GET", f"/api/items?token={api.token}", token=False).status == 403   # ?token= on the page only
     refused = api.raw("GET", "/api/items", token=False)
@@ -76,9 +77,9 @@ def test_first_load_sets_a_strict_httponly_cookie_and_drops_the_token_from_the_a
     first = api.raw("GET", f"/?token={api.token}", token=False)
     assert first.status == 303 and first.headers["Location"] == "/"
     cookie = first.headers["Set-Cookie"]
-    assert cookie.startswith(f"rupture_review_token={api.token};")
+    assert cookie.startswith(f"rupture_review_token_{api.port}={api.token};")     # one cookie per server
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
-    page = api.raw("GET", "/", headers={"Cookie": f"rupture_review_token={api.token}"}, token=False)
+    page = api.raw("GET", "/", headers={"Cookie": f"rupture_review_token_{api.port}={api.token}"}, token=False)
     assert page.status == 200
     html = page.body.decode()
     assert api.token not in html

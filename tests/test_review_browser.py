@@ -200,3 +200,13 @@ def test_the_page_policy_stops_requests_to_anywhere_else(review):
     assert review.outside == []                     # refused by the Content-Security-Policy before leaving the page
     blocked = " ".join(e for e in review.errors if "Content Security Policy" in e)
     assert "connect-src" in blocked and "img-src" in blocked, review.errors
+
+
+def test_keys_pressed_in_quick_succession_act_on_successive_turns(review):
+    page = opened(review)
+    for key in ("a", "a", "r"):
+        page.keyboard.press(key)
+    heading(page, "Session s2 · turn 2")
+    assert [d[:3] for d in decisions(review.db)] == [("s1", "2", "accept"), ("s1", "4", "accept"),
+                                                     ("s1", "8", "reject")]
+    assert_local_only(review)

@@ -1,7 +1,7 @@
 """The review web app (Flask): one page, its static files, and a small JSON API over the queue and the store.
 
 Every request must carry the run's token: ``?token=`` on the first page load
-(answered with an HttpOnly, SameSite=Strict cookie and a redirect that drops it
+(answered with an HttpOnly, SameSite=Strict cookie named for the port, and a redirect that drops it
 from the address bar), else the cookie, an ``Authorization: Token ...`` header
 or an ``X-Review-Token`` header. Without it: 403. Requests for any Host but
 this server's loopback address are refused too (DNS rebinding). Every response
@@ -93,7 +93,7 @@ def create_app(workspace: Workspace, token: str, reviewer: str, hosts: set[str] 
             if not secrets.compare_digest(offered.encode(), token.encode()):
                 return refuse(403, "Refused: wrong token. Open the URL that rupture-detect review printed.")
             resp = redirect("/", code=303)
-            resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+            resp.set_cookie(_cookie(), token, httponly=True, samesite="Strict", path="/")
             return resp
         if not secrets.compare_digest(_presented().encode(), token.encode()):
             return refuse(403, "Refused: this review server needs its access token. Open the URL that "
@@ -223,4 +223,10 @@ def _presented() -> str:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Token "):
         return auth[len("Token "):].strip()
-    return request.headers.get("X-Review-Token") or request.cookies.get(COOKIE) or ""
+    return request.headers.get("X-Review-Token") or request.cookies.get(_cookie()) or ""
+
+
+def _cookie() -> str:
+    """The cookie's name carries the port: cookies are shared across ports, so two review servers on one
+    machine would otherwise overwrite each other's token."""
+    return f"{COOKIE}_{request.host.rsplit(':', 1)[-1]}"

@@ -4,7 +4,7 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  const S = { items: [], index: -1, current: null, browse: null, browseIndex: -1, labelMode: null, busy: false };
+  const S = { items: [], index: -1, current: null, browse: null, browseIndex: -1, labelMode: null };
   let reviewer = (localStorage.getItem("rupture-review-reviewer") || document.body.dataset.reviewer || "").trim();
   let toastTimer = null;
   const DONE_TEXT = { accept: "Accepted", reject: "Rejected (no marker)", relabel: "Relabelled", skip: "Skipped",
@@ -169,10 +169,16 @@
     return t ? { session_id: S.browse.session_id, turn: t.turn, hash: t.hash } : null;
   }
 
-  async function decide(action, code, target) {
+  // Decisions and undos run one after another, in the order of the keys pressed; each takes its turn when it
+  // runs, so pressing A twice accepts this turn and then the next.
+  let chain = Promise.resolve();
+  const serially = (work) => { chain = chain.then(work, work); return chain; };
+  const decide = (action, code, target) => serially(() => record(action, code, target));
+  const undo = () => serially(takeBack);
+
+  async function record(action, code, target) {
     const t = target || (S.browse ? browseTarget() : S.current);
-    if (!t || S.busy) return;
-    S.busy = true;
+    if (!t) return;
     try {
       const body = Object.assign({ session_id: t.session_id, turn: t.turn, hash: t.hash, action,
         memo: $("memo").value }, code || {});
@@ -186,7 +192,7 @@
     } catch (e) {
       toast(e.status === 409 ? `Not recorded: ${e.message}` : e.message, true);
       if (e.status === 409) await loadQueue(S.current ? keyOf(S.current) : null);
-    } finally { S.busy = false; }
+    }
   }
 
   async function advance() {
@@ -202,9 +208,7 @@
     if (S.items.length) await select(Math.min(start, S.items.length - 1));
   }
 
-  async function undo() {
-    if (S.busy) return;
-    S.busy = true;
+  async function takeBack() {
     try {
       const data = await api("POST", "/api/undo", {});
       showProgress(data.progress);
@@ -212,7 +216,7 @@
       toast(`Undid ${u.action} on session ${u.session_id} turn ${u.turn} (kept in the history).`);
       if (S.browse) await openBrowse(S.browse.session_id, u.turn);
       else await loadQueue(keyOf(u));
-    } catch (e) { toast(e.message, true); } finally { S.busy = false; }
+    } catch (e) { toast(e.message, true); }
   }
 
   function openLabel(mode, target) {
