@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 import rupture_detect
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_transcripts"
+HERE = Path(__file__).resolve().parent
+SAMPLES = HERE.parent / "sample_transcripts"
+# modules other test folders import: the report's tiny score folder (pages/test_report.py) and the
+# review server helpers (review/review_support.py), importable whatever order pytest collects in
+sys.path[:0] = [str(HERE / "pages"), str(HERE / "review")]
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from .. import __version__
 from ..writers.sinks import TableSink
 from .options import dask_client, default_jobs, model_options, read_options, reading_options, run_options, scorer_from
 from .pages import report, study
+from .review import review
 
 EXIT_PARTIAL, EXIT_NOTHING, EXIT_INTERRUPTED = 1, 3, 130
 
@@ -152,19 +153,26 @@ def score(inputs, outdir, out_format, segment_minutes, segment_turns, charts, qu
               help="Folder for the model files and model_card.json.")
 @click.option("--folds", type=click.IntRange(2, 10), default=5, show_default=True,
               help="Cross-validation folds, grouped by session (calibration; threshold without a dev split).")
-def train(data, out_dir, folds):
+@click.option("--coder", metavar="NAME", help="With a review export (rupture-detect review export): whose codes to "
+                                              "train on (needed when it holds several reviewers).")
+def train(data, out_dir, folds, coder):
     """Train the classifier on an annotated table or corpus folder (default: the shipped corpus).
 
     With a train/dev split (a split column, or sessions.jsonl in a corpus
     folder) it fits on train and tunes on dev; without one it tunes by
-    cross-validation grouped by session. Writes the fused and model-only
-    variants, the dimension model and a JSON model card.
+    cross-validation grouped by session. Client turns with an empty marker
+    (turns a review left uncoded) are left out. Writes the fused and
+    model-only variants, the dimension model and a JSON model card.
     """
+    import tempfile
+
     from ..api import make_scorer
     from ..learn.corpus import corpus_dir
     from ..learn.training import train as run_training
     data = data or corpus_dir()
-    card = run_training(data, out_dir, make_scorer(None), log=lambda m: click.echo(m, err=True), folds=folds)
+    with tempfile.TemporaryDirectory() as tmp:
+        table, _ = _coder_table(data, coder, tmp)
+        card = run_training(table, out_dir, make_scorer(None), log=lambda m: click.echo(m, err=True), folds=folds)
     click.echo(f"model written to {out_dir} (threshold fused {card['thresholds']['fused']:.2f}); "
                f"evaluate it with: rupture-detect evaluate {data} --model {out_dir}")
 
@@ -174,32 +182,49 @@ def train(data, out_dir, folds):
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Model folder (default: the shipped model).")
 @click.option("--split", help="Evaluate only this split (default: test for a corpus folder, all rows otherwise).")
-@click.option("--coder", type=click.Choice(["final", "A", "B"]), default="final", show_default=True,
-              help="With annomi:PATH: whose codes are the gold (the adjudicated ones, or one coder's).")
+@click.option("--coder", metavar="NAME",
+              help="Whose codes are the gold: with annomi:PATH final (default), A or B; with a review export, a "
+                   "reviewer's name (needed when it holds several).")
+@click.option("--against", metavar="NAME|tool",
+              help="With a review export: agreement of --coder with another reviewer, or with the tool's decisions "
+                   "as they were reviewed ('tool'): kappa, Gwet's AC1, per subtype; nothing is scored again.")
 @click.option("--record", is_flag=True,
               help="Also record the headline figures in the model's model_card.json (under 'figures').")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(gold, model_dir, split, coder, record, as_json):
+def evaluate(gold, model_dir, split, coder, against, record, as_json):
     """Agreement with gold labels: rules only, model only and fused.
 
     GOLD is an annotated table or corpus folder (default: the shipped corpus,
-    test split), or annomi:PATH/TO/AnnoMI-simple.csv for the real-talk
+    test split), annomi:PATH/TO/AnnoMI-simple.csv for the real-talk
     development set (the project's codes joined with your copy of AnnoMI; its
-    text is only read, never stored). Precision, recall and F1 per family and
-    subtype, macro-F1, Cohen's kappa, Gwet's AC1, marker precision and recall,
-    the share of none turns flagged, dimension accuracy and a confusion
-    matrix, per client turn, overall and per session style.
+    text is only read, never stored), or a review export (`rupture-detect
+    review export`; --coder picks the reviewer). Precision, recall and F1 per
+    family and subtype, macro-F1, Cohen's kappa, Gwet's AC1, marker precision
+    and recall, the share of none turns flagged, dimension accuracy and a
+    confusion matrix, per client turn, overall and per session style. Client
+    turns with an empty marker (not coded) are left out.
     """
     import json as jsonlib
     import tempfile
 
     from ..api import default_model_dir, make_scorer
-    from ..learn.annomi import PREFIX, gold_path
+    from ..learn.annomi import CODERS, PREFIX, gold_path
     from ..learn.corpus import corpus_dir
     from ..learn.evaluate import evaluate as run_eval
     from ..learn.evaluate import format_report, record_figures
 
-    name = gold or "corpus"
+    if against:
+        from ..review.export import format_agreement, review_agreement
+        if not gold or gold.startswith(PREFIX) or not Path(gold).is_file():
+            raise click.BadParameter("--against compares the coders of a review export: give its path as GOLD",
+                                     param_hint="GOLD")
+        try:
+            agreement = review_agreement(gold, coder, against)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="GOLD/--coder/--against") from None
+        click.echo(jsonlib.dumps(agreement, indent=2) if as_json else format_agreement(agreement))
+        return
+    name, reviewer = gold or "corpus", None
     if model_dir is None:
         if (default_model_dir() / "model_card.json").exists():
             model_dir = default_model_dir()
@@ -208,6 +233,9 @@ def evaluate(gold, model_dir, split, coder, record, as_json):
                        err=True)
     with tempfile.TemporaryDirectory() as tmp:
         if gold and gold.startswith(PREFIX):
+            coder = coder or "final"
+            if coder not in CODERS:
+                raise click.BadParameter(f"with annomi:PATH, one of {', '.join(CODERS)}", param_hint="--coder")
             try:
                 path = gold_path(gold, Path(tmp), coder)
             except (ValueError, OSError) as err:
@@ -216,14 +244,19 @@ def evaluate(gold, model_dir, split, coder, record, as_json):
         elif gold and not Path(gold).exists():
             raise click.BadParameter(f"{gold}: no such file or folder", param_hint="GOLD")
         else:
-            path = Path(gold) if gold else corpus_dir()
+            path, reviewer = _coder_table(Path(gold) if gold else corpus_dir(), coder, tmp)
+            if reviewer:
+                name = f"{name} (reviewer {reviewer})"
         if split is None and path.is_dir():
             split = "test"
         try:
             results = run_eval(path, model_dir, make_scorer(None), split=split)
         except ValueError as err:
             raise click.UsageError(str(err)) from None
-    results["gold"] = gold if gold and gold.startswith(PREFIX) else str(path)
+    if gold and gold.startswith(PREFIX):
+        results["gold"] = gold
+    else:
+        results["gold"] = str(Path(gold) if gold else path) + (f" (reviewer {reviewer})" if reviewer else "")
     if record and model_dir is not None:
         record_figures(model_dir, name if gold and gold.startswith(PREFIX) else f"{name} ({results['split']})",
                        results)
@@ -255,6 +288,21 @@ def corpus_validate(path):
     click.echo("corpus ok.")
 
 
+def _coder_table(data: Path, coder: str | None, folder: str) -> tuple[Path, str | None]:
+    """A review export narrowed to one reviewer's codes (in ``folder``) and the reviewer; any other table or
+    folder as it is (and None)."""
+    from ..review.export import coder_table, reviewers_in
+    if reviewers_in(data) is None:
+        if coder:
+            raise click.BadParameter(f"{data} has no reviewer column: --coder applies to review exports and "
+                                     "annomi:PATH", param_hint="--coder")
+        return data, None
+    try:
+        return coder_table(data, coder, folder)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--coder") from None
+
+
 def _draw_charts(result, folder: Path) -> None:
     from ..writers.charts import timeline
     by_session: dict[str, list[dict]] = {}
@@ -281,3 +329,4 @@ def _summary(sessions: list[dict], outdir: Path, ext: str, n_warnings: int = 0) 
 
 main.add_command(report)     # the browser-facing commands live in cli/pages.py
 main.add_command(study)
+main.add_command(review)

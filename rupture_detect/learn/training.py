@@ -62,7 +62,8 @@ def session_style(meta: dict) -> str:
 
 
 def load_labelled(path: str | Path, scorer) -> Labelled:
-    """Score an annotated table (or corpus folder) with the rules and keep client turns with gold labels."""
+    """Score an annotated table (or corpus folder) with the rules and keep client turns with gold labels
+    (a client turn whose marker cell is empty has none and is left out)."""
     path = Path(path)
     table = path / "corpus.jsonl" if path.is_dir() else path
     splits, styles = {}, {}
@@ -84,7 +85,7 @@ def load_labelled(path: str | Path, scorer) -> Labelled:
                 tdocs.append(doc)
                 trows.append({"session_id": u.session_id, "turn": u.turn, "split": split,
                               "strategy": str(u.extra.get("strategy") or "")})
-            if u.speaker != "client":
+            if u.speaker != "client" or not _coded(u.extra):
                 continue
             subtype = str(u.extra.get("subtype") or "")
             family = str(u.extra.get("marker") or "none")
@@ -95,6 +96,13 @@ def load_labelled(path: str | Path, scorer) -> Labelled:
                          "style": styles.get(u.session_id) or str(u.extra.get("style") or "") or "table"})
     return Labelled(docs, pd.DataFrame(rows), tdocs,
                     pd.DataFrame(trows, columns=["session_id", "turn", "split", "strategy"]))
+
+
+def _coded(extra: dict) -> bool:
+    """A client turn carries a code unless its table has a marker column left empty there (a turn a review did
+    not code: no gold, so it is neither trained on nor evaluated). Tables without the column code every turn
+    ``none``, as before."""
+    return "marker" not in extra or bool(str(extra["marker"] or "").strip())
 
 
 def _vectorizer(max_features: int) -> CompactTfidfVectorizer:
@@ -260,7 +268,9 @@ def train(data: str | Path, out_dir: str | Path, scorer, log=print, folds: int =
         card.setdefault("calibration", {})[variant] = calibration
         log(f"{variant}: C={C}, calibrated on dev, threshold {threshold:.2f}")
     card["dimension_source"] = _train_dimension(X, gold, train_idx, dev_idx if has_split else None, out, log)
-    card["strategies"] = _train_strategies(lab, has_split, out, log, folds)
+    strategies = _train_strategies(lab, has_split, out, log, folds)
+    if strategies is not None:          # without strategy codes (a review export) the rules detect strategies
+        card["strategies"] = strategies
     card.update(_card_facts(data, gold, has_split))
     (out / CARD_NAME).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return card
@@ -287,11 +297,15 @@ def _train_dimension(X, gold, train_idx, dev_idx, out: Path, log) -> str:
     return "prior"
 
 
-def _train_strategies(lab: Labelled, has_split: bool, out: Path, log, folds: int) -> dict:
-    """The strategy detector: fit on train therapist turns, per-strategy thresholds on dev (or out of fold)."""
+def _train_strategies(lab: Labelled, has_split: bool, out: Path, log, folds: int) -> dict | None:
+    """The strategy detector: fit on train therapist turns, per-strategy thresholds on dev (or out of fold).
+    None, and no detector, when the table codes no strategy at all (the model then detects them by rules)."""
     from .strategy_model import choose_thresholds, gold_matrix, strategy_metrics, strategy_pipeline, therapist_row
-    X = pd.DataFrame([therapist_row(d) for d in lab.therapist_docs])
     Y = gold_matrix(lab.therapist_gold["strategy"])
+    if not Y.any():
+        log("strategies: no strategy codes in this table; the strategy rules will detect them")
+        return None
+    X = pd.DataFrame([therapist_row(d) for d in lab.therapist_docs])
     split = lab.therapist_gold["split"].values
     tr = np.flatnonzero(split == "train") if has_split else np.arange(len(X))
     model = strategy_pipeline().fit(X.iloc[tr], Y[tr])
