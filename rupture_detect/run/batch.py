@@ -298,25 +298,49 @@ def _dask_score_batch(transcripts: list[Transcript], recipe: dict) -> list:
     return score_batch(transcripts, scorer)
 
 
+def _packs(plan: Iterable[_Job], size: int | None = None) -> Iterator[list[_Job]]:
+    """Consecutive jobs packed together up to a batch's size: a folder of one-session files is scored in
+    batches of many files, one model call each, not one call per file (the model's per-call cost was
+    most of the time on a folder of 1,000 short files)."""
+    size = size or BATCH_UTTERANCES
+    pack: list[_Job] = []
+    n = 0
+    for job in plan:
+        k = sum(len(t.utterances) for t in job.transcripts)
+        if pack and n + k > size:
+            yield pack
+            pack, n = [], 0
+        pack.append(job)
+        n += k
+    if pack:
+        yield pack
+
+
 def run_jobs(plan: Iterable[_Job], scorer, jobs: int = 1, client=None) -> Iterator[FileResult]:
     """Score planned batches in order, in this process, in ``jobs`` forked workers, or on a Dask
     cluster (``client``, a ``dask.distributed.Client``); results in order, the same rows either way."""
     ids = SessionIds()
 
-    def finish(job: _Job, scored: list) -> Iterator[FileResult]:
-        _fill(job.result, job.transcripts, scored)
-        if job.whole and not job.last:
-            return
-        if job.whole:
-            _in_input_order(job.result, job.all_transcripts)
-        ids.claim(job.result)
-        yield job.result
+    def finish(pack: list[_Job], scored: list) -> Iterator[FileResult]:
+        at = 0
+        for job in pack:
+            mine, at = scored[at:at + len(job.transcripts)], at + len(job.transcripts)
+            _fill(job.result, job.transcripts, mine)
+            if job.whole and not job.last:
+                continue
+            if job.whole:
+                _in_input_order(job.result, job.all_transcripts)
+            ids.claim(job.result)
+            yield job.result
+
+    def work(pack: list[_Job]) -> list[Transcript]:
+        return [t for job in pack for t in job.transcripts]
 
     if client is not None:
         recipe = scorer.recipe
         window: deque = deque()
-        for job in plan:
-            window.append((job, client.submit(_dask_score_batch, job.transcripts, recipe, pure=False)))
+        for pack in _packs(plan):
+            window.append((pack, client.submit(_dask_score_batch, work(pack), recipe, pure=False)))
             while len(window) > 4 * max(len(client.scheduler_info().get("workers", {})), 1):
                 done, future = window.popleft()
                 yield from finish(done, future.result())
@@ -325,15 +349,15 @@ def run_jobs(plan: Iterable[_Job], scorer, jobs: int = 1, client=None) -> Iterat
             yield from finish(done, future.result())
         return
     if jobs <= 1:
-        for job in plan:
-            yield from finish(job, score_batch(job.transcripts, scorer))
+        for pack in _packs(plan):
+            yield from finish(pack, score_batch(work(pack), scorer))
         return
     _WORKER["scorer"] = scorer          # inherited by the forked workers: no reload per process
     pool = mp.get_context("fork").Pool(jobs, initializer=_init_worker)
     try:
         window: deque = deque()         # batches in flight, in order; bounded so reading never runs far ahead
-        for job in plan:
-            window.append((job, pool.apply_async(score_batch, (job.transcripts,))))
+        for pack in _packs(plan):
+            window.append((pack, pool.apply_async(score_batch, (work(pack),))))
             while len(window) > 4 * jobs:
                 done, pending = window.popleft()
                 yield from finish(done, pending.get())

@@ -252,3 +252,23 @@ def test_one_big_table_is_scored_in_session_batches_identically_for_any_jobs(wri
     else:                   # contiguous sessions: streamed as they are scored, one result per batch
         assert len(serial) > 1 and all(res.path == str(path) for res in serial)
         assert [s["session_id"] for res in serial for s in res.sessions] == [f"S{s:02d}" for s in range(12)]
+
+
+def test_a_folder_of_small_files_is_scored_in_batches_of_many_files(tmp_path, monkeypatch, scorer):
+    """One model call per batch of about BATCH_UTTERANCES utterances, not one per file; rows as per file."""
+    import rupture_detect.run.batch as batch
+    monkeypatch.setattr(batch, "BATCH_UTTERANCES", 12)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for i in range(9):                       # nine files of four utterances: three batches of three files
+        (folder / f"s{i}.txt").write_text("T: How was the week?\nC: You never listen to me.\n"
+                                          "T: Say more?\nC: Fine.\n")
+    calls = []
+    real = batch.score_batch
+    monkeypatch.setattr(batch, "score_batch", lambda ts, scorer=None: calls.append(len(ts)) or real(ts, scorer))
+    files, _ = expand_inputs([folder])
+    results = list(iter_results(files, ReadOptions(), scorer))
+    assert calls == [3, 3, 3]
+    assert [Path(r.path).name for r in results] == [f"s{i}.txt" for i in range(9)]
+    assert all(len(r.rows) == 4 and {row["session_id"] for row in r.rows} == {f"s{i}"}
+               for i, r in enumerate(results))
