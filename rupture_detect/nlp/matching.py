@@ -7,7 +7,7 @@ into spaCy matchers and returns the (rule, span) hits that hold in a turn.
 from __future__ import annotations
 
 import numpy as np
-from spacy.attrs import IS_PUNCT, IS_SPACE, LEMMA, LOWER, SENT_START
+from spacy.attrs import IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LOWER, SENT_START
 from spacy.language import Language
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Span
@@ -101,7 +101,10 @@ def content_lemmas(doc: Doc) -> set[str]:
     """Lower-cased lemmas of the content words (cached on the doc: a therapist turn is asked often)."""
     cached = doc.user_data.get(("rupture_detect", "content"))
     if cached is None:
-        cached = {t.lemma_.lower() for t in doc if t.is_alpha and not t.is_stop and len(t) > 2}
+        arr = doc.to_array([LEMMA, IS_ALPHA, IS_STOP, LENGTH])     # no Token objects: this is a hot path
+        keep = arr[(arr[:, 1] == 1) & (arr[:, 2] == 0) & (arr[:, 3] > 2), 0] if len(doc) else arr[:0, 0]
+        strings = doc.vocab.strings
+        cached = {strings[h].lower() for h in set(keep.tolist())}
         doc.user_data[("rupture_detect", "content")] = cached
     return cached
 
